@@ -1,0 +1,64 @@
+"""CNN global-descriptor retrieval: conv trunk → GeM or MAC pooling → L2-normalised vector.
+
+Ranking is by cosine similarity (a dot product of unit vectors), as in Radenović et al.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def gem(features: torch.Tensor, p: float = 3.0, eps: float = 1e-6) -> torch.Tensor:
+    """Generalised-mean pooling over H and W: (N, C, H, W) → (N, C). p=1 is average, p→∞ is max."""
+    return features.clamp(min=eps).pow(p).mean(dim=(2, 3)).pow(1.0 / p)
+
+
+def mac(features: torch.Tensor) -> torch.Tensor:
+    """Maximum activation of convolutions: spatial max per channel."""
+    return features.amax(dim=(2, 3))
+
+
+class CnnBackend:
+    """Global descriptors from any conv trunk (e.g. ``trainables.models`` feature extractors)."""
+
+    name = "cnn"
+
+    def __init__(self, trunk: nn.Module, pooling: str = "gem", gem_p: float = 3.0, max_side: int = 512, device: str = "cpu"):
+        if pooling not in ("gem", "mac"):
+            raise ValueError(f"pooling must be 'gem' or 'mac', not {pooling!r}")
+        self.trunk = trunk.eval().to(device)
+        self.pooling, self.gem_p, self.max_side, self.device = pooling, gem_p, max_side, device
+        self._db = np.zeros((0, 0), np.float32)
+
+    def cache_key(self) -> dict:
+        # Weights change the descriptors, so they are part of the key.
+        digest = torch.cat([p.detach().flatten().cpu()[:1000] for p in self.trunk.parameters()]).sum().item()
+        return {"backend": self.name, "pooling": self.pooling, "gem_p": self.gem_p, "max_side": self.max_side,
+                "trunk": type(self.trunk).__name__, "weights": round(digest, 6)}
+
+    @torch.no_grad()
+    def describe(self, image_rgb: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(image_rgb).permute(2, 0, 1)[None].float().div(255).to(self.device)
+        scale = self.max_side / max(x.shape[-2:])
+        if scale < 1:
+            x = F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
+        mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
+        fmap = self.trunk((x - mean) / std)
+        pooled = gem(fmap, self.gem_p) if self.pooling == "gem" else mac(fmap)
+        return F.normalize(pooled, dim=1)[0].cpu().numpy()
+
+    def describe_database(self, images) -> np.ndarray:
+        return np.stack([self.describe(img) for img in images])
+
+    def set_database(self, features: np.ndarray) -> None:
+        self._db = np.asarray(features, np.float32)
+
+    def scores(self, query_image: np.ndarray) -> np.ndarray:
+        return self._db @ self.describe(query_image)
