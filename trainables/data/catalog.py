@@ -1,0 +1,67 @@
+"""The embedded datasets by name, and their data cards (what ``tasksweep data describe`` prints)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Callable
+
+from trainables.data import embedded_digits, embedded_landmarks
+from trainables.data.sources import DISTRACTORS, LANDMARKS
+from trainables.errors import UserInputError
+
+Progress = Callable[[str], None] | None
+
+
+def landmarks_card(spec: embedded_landmarks.LandmarksSpec = embedded_landmarks.LandmarksSpec(), progress: Progress = None) -> dict:
+    """Build the set if needed and measure its difficulty once with the SIFT backend (cached)."""
+    from trainables.retrieval import SiftBackend
+    from trainables.retrieval.benchmark import noise_sensitivity
+
+    if progress:
+        progress(f"preparing {embedded_landmarks.NAME} (built once, then cached)")
+    root = embedded_landmarks.dataset_root(spec)
+    path = root / "card.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    rset = embedded_landmarks.load(spec)
+    backend = SiftBackend()
+    measured = noise_sensitivity(backend, rset, sigma=50.0, seed=spec.seed, progress=progress)
+    gnd = rset.gnd
+    card = {
+        "name": embedded_landmarks.NAME,
+        "kind": "retrieval",
+        "description": "Views of photos shipped in the scikit-image and scikit-learn wheels, revisited-Oxford gnd format.",
+        "n_landmarks": len(LANDMARKS),
+        "n_distractor_sources": len(DISTRACTORS),
+        "n_database": len(rset.imlist),
+        "n_queries": len(rset.qimlist),
+        "mean_easy_per_query": sum(len(g["easy"]) for g in gnd) / len(gnd),
+        "mean_hard_per_query": sum(len(g["hard"]) for g in gnd) / len(gnd),
+        "mean_junk_per_query": sum(len(g["junk"]) for g in gnd) / len(gnd),
+        "map_protocol": "revisitop Medium (positives easy+hard, junk ignored), SIFT + ratio test + RANSAC inliers",
+        "map_clean": measured["clean"]["mAP_M"],
+        "map_sigma50": measured["noisy"]["mAP_M"],
+        "metrics_clean": measured["clean"],
+        "metrics_sigma50": measured["noisy"],
+        "backend": backend.cache_key(),
+        "spec": asdict(spec),
+        "path": str(root),
+        "sources": embedded_landmarks.sources_card(),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(card, indent=1))
+    tmp.replace(path)
+    return card
+
+
+EMBEDDED: dict[str, Callable[..., dict]] = {
+    embedded_landmarks.NAME: landmarks_card,
+    embedded_digits.NAME: lambda progress=None: embedded_digits.card(),
+}
+
+
+def describe(name: str, progress: Progress = None) -> dict:
+    if name not in EMBEDDED:
+        raise UserInputError(f"unknown dataset '{name}' (embedded datasets: {', '.join(EMBEDDED)})")
+    return EMBEDDED[name](progress=progress)
