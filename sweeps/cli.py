@@ -57,6 +57,19 @@ def cmd_data_list(args: argparse.Namespace) -> None:
         print(f"  {name}")
 
 
+def cmd_data_check(args: argparse.Namespace) -> None:
+    from trainables.data.real import load_real
+    from trainables.data.retrieval_set import RetrievalSet
+
+    dataset = load_real(args.name, args.root)
+    if isinstance(dataset, RetrievalSet):
+        print(f"{args.name}: {len(dataset.imlist)} database images, {len(dataset.qimlist)} queries in {args.root}")
+    else:
+        classes = getattr(dataset, "classes", None)
+        extra = f", {len(classes)} classes" if classes else ""
+        print(f"{args.name}: {len(dataset)} items{extra} in {args.root}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tasksweep", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--json", action="store_true", help="machine-readable output")
     describe.set_defaults(func=cmd_data_describe)
     data.add_parser("list", help="list the known datasets").set_defaults(func=cmd_data_list)
+    check = data.add_parser("check", help="check that a local copy of a real dataset has the expected layout")
+    check.add_argument("name", help="a real dataset name (see 'tasksweep data list')")
+    check.add_argument("--root", required=True, help="folder holding your local copy")
+    check.set_defaults(func=cmd_data_check)
     return parser
 
 

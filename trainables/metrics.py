@@ -7,7 +7,6 @@ tensors so they can be logged per image or back-propagated.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np

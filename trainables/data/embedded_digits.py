@@ -7,18 +7,15 @@ stratified, seeded and fixed: train 60%, val 15%, test 25% of each class.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from trainables.cache import cache_root
+from trainables.cache import cache_root, config_key
 from trainables.data.classification import stratified_split
 from trainables.errors import UserInputError
 
@@ -40,9 +37,6 @@ class DigitsSpec:
     test_frac: float = 0.25
     version: int = 1
 
-    def key(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
-
 
 def _build(spec: DigitsSpec) -> dict[str, np.ndarray]:
     from sklearn.datasets import load_digits
@@ -60,7 +54,7 @@ def _build(spec: DigitsSpec) -> dict[str, np.ndarray]:
 
 
 def _arrays(spec: DigitsSpec) -> dict[str, np.ndarray]:
-    path = cache_root() / "datasets" / f"{NAME}-{spec.key()}.npz"
+    path = cache_root() / "datasets" / f"{NAME}-{config_key(spec)}.npz"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.npz")

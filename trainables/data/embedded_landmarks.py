@@ -15,7 +15,6 @@ The result is written in the ROxford5k layout, so ``load_revisitop`` reads it li
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -27,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from trainables.cache import cache_root
+from trainables.cache import cache_root, config_key
 from trainables.data.retrieval_set import RetrievalSet, load_revisitop
 from trainables.data.sources import DISTRACTORS, LANDMARKS, licence_card
 
@@ -48,9 +47,6 @@ class LandmarksSpec:
     query_margin: float = 0.12  # context around a query's bbx, fraction of the view
     jpeg_quality: int = 92
     version: int = 1  # bump when the generator changes, so old caches are not reused
-
-    def key(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
 
 
 def _sample_quad(rng: np.random.Generator, src_hw: tuple[int, int], spec: LandmarksSpec) -> np.ndarray:
@@ -166,7 +162,7 @@ def build(spec: LandmarksSpec, out_root: Path) -> None:
 
 def dataset_root(spec: LandmarksSpec = LandmarksSpec()) -> Path:
     """Build once (atomically, safe against concurrent trials) and return the revisitop root."""
-    root = cache_root() / "datasets" / f"{NAME}-{spec.key()}"
+    root = cache_root() / "datasets" / f"{NAME}-{config_key(spec)}"
     if not (root / NAME / f"gnd_{NAME}.pkl").is_file():
         root.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=".building-"))
