@@ -10,10 +10,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
 def gem(features: torch.Tensor, p: float = 3.0, eps: float = 1e-6) -> torch.Tensor:
     """Generalised-mean pooling over H and W: (N, C, H, W) → (N, C). p=1 is average, p→∞ is max."""
     return features.clamp(min=eps).pow(p).mean(dim=(2, 3)).pow(1.0 / p)
@@ -25,7 +21,11 @@ def mac(features: torch.Tensor) -> torch.Tensor:
 
 
 class CnnBackend:
-    """Global descriptors from any conv trunk (e.g. ``trainables.models`` feature extractors)."""
+    """Global descriptors from any conv trunk taking [0, 1] RGB.
+
+    ``trainables.models.feature_extractor(name)`` gives such trunks (ImageNet normalisation
+    included) with local weights; the trunk maps (1, 3, H, W) to (1, C, h, w).
+    """
 
     name = "cnn"
 
@@ -48,9 +48,7 @@ class CnnBackend:
         scale = self.max_side / max(x.shape[-2:])
         if scale < 1:
             x = F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
-        mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
-        fmap = self.trunk((x - mean) / std)
+        fmap = self.trunk(x)
         pooled = gem(fmap, self.gem_p) if self.pooling == "gem" else mac(fmap)
         return F.normalize(pooled, dim=1)[0].cpu().numpy()
 
