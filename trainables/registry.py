@@ -1,0 +1,14 @@
+"""The one name → scheme dict. Add a scheme here and every contract test covers it."""
+
+from __future__ import annotations
+
+from trainables.contract import Scheme
+from trainables.errors import UserInputError
+
+SCHEMES: dict[str, Scheme] = {}
+
+
+def get_scheme(name: str) -> Scheme:
+    if name not in SCHEMES:
+        raise UserInputError(f"unknown scheme '{name}' (known: {', '.join(SCHEMES) or 'none'})")
+    return SCHEMES[name]
