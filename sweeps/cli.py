@@ -9,16 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
+from sweeps.console import progress
 from trainables.errors import UserInputError
 
-_T0 = time.monotonic()
 
-
-def progress(message: str) -> None:
-    """Progress lines go to stderr so that ``--json`` output on stdout stays parseable."""
-    print(f"[tasksweep {time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 def _print_card(card: dict) -> None:
@@ -70,6 +65,71 @@ def cmd_data_check(args: argparse.Namespace) -> None:
         print(f"{args.name}: {len(dataset)} items{extra} in {args.root}")
 
 
+def cmd_schemes(args: argparse.Namespace) -> None:
+    import yaml
+
+    from sweeps.search_space import SEARCH_SPACE_DIR
+    from trainables.registry import SCHEMES
+
+    for name, scheme in SCHEMES.items():
+        print(f"{name}: {scheme.description}")
+        space_file = SEARCH_SPACE_DIR / f"{name}.yaml"
+        space = yaml.safe_load(space_file.read_text()) if space_file.is_file() else {}
+        for param, dist in space.items():
+            bounds = dist.get("values") if dist.get("type") == "choice" else f"[{dist.get('low')}, {dist.get('high')}]"
+            print(f"  {param}: {dist.get('type')} {bounds}")
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sweeps.launch import default_tracking_uri, launch
+    from sweeps.spec import load_sweep
+
+    spec = load_sweep(args.sweep, smoke=args.smoke, assignments=args.set)
+    outcome = launch(spec, default_tracking_uri(args.tracking_uri), address=args.address,
+                     storage_path=args.storage_path, base_dir=Path(args.sweep).parent)
+    return _after_sweep(outcome, default_tracking_uri(args.tracking_uri))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from sweeps.launch import resume
+    from sweeps.tracking import SweepState
+
+    outcome = resume(args.sweep_dir)
+    return _after_sweep(outcome, SweepState(outcome.sweep_dir / "tasksweep.json").read()["tracking_uri"])
+
+
+def _after_sweep(outcome, tracking_uri: str) -> int:
+    if outcome.interrupted:
+        return 130
+    print(f"sweep '{outcome.experiment}' finished: MLflow experiment '{outcome.experiment}', parent run {outcome.parent_run_id}")
+    print(f"  tables:   tasksweep report --experiment {outcome.experiment} --tracking-uri {tracking_uri}")
+    print(f"  promote:  tasksweep promote --experiment {outcome.experiment} --tracking-uri {tracking_uri}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from mlflow import MlflowClient
+
+    from sweeps.launch import default_tracking_uri
+    from sweeps.report import latest_sweep_run, sweep_tables, to_markdown
+
+    client = MlflowClient(default_tracking_uri(args.tracking_uri))
+    parent = latest_sweep_run(client, args.experiment)
+    if parent is None:
+        raise UserInputError(f"no sweep found in MLflow experiment '{args.experiment}'")
+    out = Path(args.out or f"reports/{args.experiment}")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in sweep_tables(client, parent).items():
+        print(f"## {name}\n\n{to_markdown(df)}\n")
+        (out / f"{name}.md").write_text(to_markdown(df) + "\n")
+        df.to_csv(out / f"{name}.csv", index=False)
+    print(f"written: {out}/*.md, *.csv")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tasksweep", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,20 +144,45 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("name", help="a real dataset name (see 'tasksweep data list')")
     check.add_argument("--root", required=True, help="folder holding your local copy")
     check.set_defaults(func=cmd_data_check)
+
+    sub.add_parser("schemes", help="list the schemes and their search spaces").set_defaults(func=cmd_schemes)
+
+    launch = sub.add_parser("launch", help="run a sweep file")
+    launch.add_argument("sweep", help="a sweep YAML file, e.g. sweeps/qair_denoise.yaml")
+    launch.add_argument("--smoke", action="store_true", help="shrink it to a CPU-minutes run (the file's 'smoke' section)")
+    launch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field, e.g. fixed.sigma=90")
+    launch.add_argument("--address", help="join an existing Ray cluster (e.g. 10.0.0.5:6379); default: a local loopback-only Ray")
+    launch.add_argument("--storage-path", help="where Ray keeps trial state (shared storage for multi-node); default ./ray_results")
+    _tracking(launch)
+    launch.set_defaults(func=cmd_launch)
+
+    resume_p = sub.add_parser("resume", help="finish an interrupted sweep")
+    resume_p.add_argument("sweep_dir", help="the sweep folder printed when it was interrupted")
+    resume_p.set_defaults(func=cmd_resume)
+
+    report = sub.add_parser("report", help="print a sweep's tables and write them as Markdown and CSV")
+    report.add_argument("--experiment", required=True, help="MLflow experiment (= sweep name)")
+    report.add_argument("--out", help="folder for the .md/.csv files (default reports/<experiment>)")
+    _tracking(report)
+    report.set_defaults(func=cmd_report)
     return parser
+
+
+def _tracking(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except UserInputError as e:
         print(f"tasksweep: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tasksweep: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

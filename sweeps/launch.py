@@ -1,0 +1,203 @@
+"""Run a sweep: Optuna (TPE, seeded) proposes configs, Ray Tune runs them, MLflow records them.
+
+``launch`` and ``resume`` are the only places that start Ray. Everything the user can get
+wrong has been checked by ``sweeps.spec`` before they are called.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sweeps.console import progress
+from sweeps.spec import SweepSpec, resolve
+from sweeps.tracking import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, SweepState, flatten, param
+from trainables.errors import UserInputError
+from trainables.registry import get_scheme
+
+STATE_NAME = "tasksweep.json"
+
+
+@dataclass
+class Outcome:
+    sweep_dir: Path
+    experiment: str
+    parent_run_id: str
+    interrupted: bool
+
+
+def default_tracking_uri(cli_value: str | None = None) -> str:
+    """``--tracking-uri``, else MLFLOW_TRACKING_URI, else ``mlflow.db`` in the working directory."""
+    return cli_value or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def init_ray(address: str | None) -> None:
+    import ray
+
+    if address:
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+        return
+    # Without this a local Ray binds the machine's external address; with it, loopback only.
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+
+
+def _searcher(spec: SweepSpec):
+    """Seeded TPE; trials the scheduler stopped reach Optuna as PRUNED, not COMPLETE."""
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    class PruneAwareOptunaSearch(OptunaSearch):
+        def on_trial_complete(self, trial_id, result=None, error=False):
+            stopped = bool(result) and not error and result.get("epoch", 0) < result.get("epochs_planned", 0) and not result.get("stopped_early")
+            if stopped and trial_id not in self._completed_trials and trial_id in self._ot_trials:
+                self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)
+                self._completed_trials.add(trial_id)
+                return
+            super().on_trial_complete(trial_id, result, error)
+
+    metrics = [o.metric for o in spec.objectives]
+    modes = [o.mode for o in spec.objectives]
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return PruneAwareOptunaSearch(
+        space=spec.search_space.to_optuna(),
+        metric=metrics if spec.multi_objective else metrics[0],
+        mode=modes if spec.multi_objective else modes[0],
+        sampler=optuna.samplers.TPESampler(seed=spec.seed),
+        seed=spec.seed,
+    )
+
+
+def _max_epochs(spec: SweepSpec) -> int:
+    searched = spec.search_space.params.get("epochs")
+    if searched:
+        return int(searched["high"])
+    scheme = get_scheme(spec.scheme)
+    return scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()}).epochs
+
+
+def _trainable(spec: SweepSpec):
+    from ray import tune
+
+    from trainables.tune_adapter import make_trainable
+
+    trainable = tune.with_resources(make_trainable(spec.scheme, spec.fixed, spec.cpu_per_trial),
+                                    {"cpu": spec.cpu_per_trial, "gpu": spec.gpu_per_trial})
+    return trainable
+
+
+def _tuner(spec: SweepSpec, sweep_dir: Path):
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    from sweeps.progress_callback import ProgressPrinter
+    from sweeps.tracking import MlflowTracker
+
+    first = spec.objectives[0]
+    if spec.scheduler == "asha":
+        scheduler = ASHAScheduler(metric=first.metric, mode=first.mode, max_t=_max_epochs(spec), grace_period=1, reduction_factor=2)
+    else:
+        scheduler = FIFOScheduler()
+    single = {} if spec.multi_objective else {"metric": first.metric, "mode": first.mode}
+    return tune.Tuner(
+        _trainable(spec),
+        tune_config=tune.TuneConfig(search_alg=_searcher(spec), scheduler=scheduler, num_samples=spec.num_samples,
+                                    max_concurrent_trials=spec.max_concurrent, reuse_actors=True, **single),
+        run_config=tune.RunConfig(
+            name=sweep_dir.name,
+            storage_path=str(sweep_dir.parent),
+            verbose=0,
+            callbacks=[MlflowTracker(str(sweep_dir / STATE_NAME), first.metric, first.mode),
+                       ProgressPrinter([o.metric for o in spec.objectives], spec.num_samples)],
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.keep_checkpoints,
+                                                    checkpoint_score_attribute=first.metric,
+                                                    checkpoint_score_order=first.mode),
+        ),
+    )
+
+
+def _incomplete(results, num_samples: int) -> bool:
+    return results.num_terminated + results.num_errors < num_samples
+
+
+def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, storage_path: str | None = None,
+           base_dir: Path = Path(".")) -> Outcome:
+    from mlflow import MlflowClient
+
+    sweep_dir = Path(storage_path or "ray_results").resolve() / spec.name
+    if (sweep_dir / STATE_NAME).exists():
+        raise UserInputError(f"{sweep_dir} already holds a sweep: resume it with `tasksweep resume {sweep_dir}` or pass --set name=NEW")
+    scheme = get_scheme(spec.scheme)
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(spec.name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(spec.name)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    # What report/promote need later, readable from MLflow alone.
+    tags = {ROLE: "sweep", SCHEME: spec.scheme, SEARCHED: json.dumps(list(spec.search_space.params)),
+            OBJECTIVES: json.dumps([vars(o) for o in spec.objectives]), PROMOTE: json.dumps(spec.promote)}
+    parent = client.create_run(experiment_id, run_name=f"sweep-{stamp}", tags=tags)
+    parent_id = parent.info.run_id
+    raw = {k: v for k, v in spec.raw.items() if k != "smoke"}
+    client.log_batch(parent_id, params=[param(k, v) for k, v in flatten(raw).items()])
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    state = SweepState(sweep_dir / STATE_NAME)
+    state.update(raw=spec.raw, base_dir=str(base_dir.resolve()), tracking_uri=tracking_uri, address=address,
+                 experiment_id=experiment_id, parent_run_id=parent_id, scheme=spec.scheme,
+                 fixed=spec.fixed, trial_runs={}, checkpoints={})
+    progress(f"sweep '{spec.name}': {spec.num_samples} trials of {spec.scheme}, MLflow {tracking_uri}, run {parent_id}")
+    return _run(spec, sweep_dir, client, parent_id, address, fresh=True,
+                prepare=lambda: scheme.prepare(scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()}), progress))
+
+
+def resume(sweep_dir: str | Path) -> Outcome:
+    from mlflow import MlflowClient
+    from ray import tune
+
+    sweep_dir = Path(sweep_dir).resolve()
+    if not (sweep_dir / STATE_NAME).is_file():
+        raise UserInputError(f"{sweep_dir} is not a tasksweep sweep folder (no {STATE_NAME})")
+    saved = SweepState(sweep_dir / STATE_NAME).read()
+    spec = resolve(saved["raw"], Path(saved["base_dir"]))
+    if not tune.Tuner.can_restore(str(sweep_dir)):
+        raise UserInputError(f"{sweep_dir} has no Ray experiment state to resume (the sweep stopped before its first trial): launch it again")
+    client = MlflowClient(saved["tracking_uri"])
+    client.update_run(saved["parent_run_id"], status="RUNNING")
+    progress(f"resuming sweep '{spec.name}' from {sweep_dir}")
+    return _run(spec, sweep_dir, client, saved["parent_run_id"], saved.get("address"), fresh=False, prepare=None)
+
+
+def _run(spec, sweep_dir, client, parent_id, address, fresh, prepare) -> Outcome:
+    import ray
+    from ray import tune
+
+    from sweeps.report import finalize
+
+    interrupted = False
+    try:
+        if prepare is not None:
+            stages = prepare()
+            client.log_batch(parent_id, params=[param(f"stage.{k}", v) for k, v in stages.items()])
+        progress("starting Ray" + (f" (joining {address})" if address else " (local, loopback only)"))
+        init_ray(address)
+        if fresh:
+            tuner = _tuner(spec, sweep_dir)
+        else:
+            tuner = tune.Tuner.restore(str(sweep_dir), trainable=_trainable(spec), resume_unfinished=True, resume_errored=True)
+        results = tuner.fit()
+        interrupted = _incomplete(results, spec.num_samples)
+    except KeyboardInterrupt:
+        interrupted = True
+    except BaseException:
+        finalize(client, SweepState(sweep_dir / STATE_NAME).read(), status="FAILED")
+        raise
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+    finalize(client, SweepState(sweep_dir / STATE_NAME).read(), status="KILLED" if interrupted else "FINISHED")
+    if interrupted:
+        progress(f"interrupted; state saved. Resume with: tasksweep resume {shlex.quote(str(sweep_dir))}")
+    return Outcome(sweep_dir, spec.name, parent_id, interrupted)

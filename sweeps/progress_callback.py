@@ -1,0 +1,35 @@
+"""Progress on the console: one line per trial start, epoch and end (Ray's own table is off)."""
+
+from __future__ import annotations
+
+from ray import tune
+
+from sweeps.console import progress
+
+
+def _short(config: dict) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
+
+
+class ProgressPrinter(tune.Callback):
+    def __init__(self, metrics: list[str], num_samples: int):
+        self.metrics, self.num_samples = metrics, num_samples
+        self._numbers: dict[str, int] = {}
+
+    def _number(self, trial) -> str:
+        n = self._numbers.setdefault(trial.trial_id, len(self._numbers) + 1)
+        return f"trial {n}/{self.num_samples} ({trial.trial_id})"
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        progress(f"{self._number(trial)} started: {_short(trial.config)}")
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        shown = ", ".join(f"{m}={result[m]:.4f}" for m in self.metrics if isinstance(result.get(m), (int, float)))
+        epoch = result.get("epoch", result.get("training_iteration"))
+        progress(f"{self._number(trial)} epoch {epoch}/{result.get('epochs_planned', '?')}: {shown}")
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        progress(f"{self._number(trial)} done")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        progress(f"{self._number(trial)} FAILED: see {trial.path}")

@@ -1,0 +1,124 @@
+"""Tables and plots of a sweep, built from what MLflow holds (so ``tasksweep report`` can rebuild them).
+
+- ``trials``: one row per trial: status, searched params, final objective and held-out metrics;
+- ``<scheme>``: the paper-style table (the scheme's ``table``) of the best trial;
+- ``pareto`` (multi-objective): the non-dominated finished trials, plus ``pareto.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from sweeps.console import progress
+from sweeps.tracking import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, STOPPED_EARLY, TRIAL_ID
+from trainables.registry import get_scheme
+
+
+def pareto_front(points: list[list[float]], modes: list[str]) -> list[int]:
+    """Indices of the points no other point dominates (at least as good everywhere, better once)."""
+    signs = [1 if m == "max" else -1 for m in modes]
+    scored = [[s * v for s, v in zip(signs, p)] for p in points]
+    return [i for i, p in enumerate(scored)
+            if not any(all(q_k >= p_k for q_k, p_k in zip(q, p)) and q != p for q in scored)]
+
+
+def child_runs(client, parent_run_id: str) -> list:
+    parent = client.get_run(parent_run_id)
+    return client.search_runs([parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+                              max_results=10_000)
+
+
+def latest_sweep_run(client, experiment_name: str):
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return None
+    runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.`{ROLE}` = 'sweep'",
+                              order_by=["attributes.start_time DESC"], max_results=1)
+    return runs[0] if runs else None
+
+
+def sweep_tables(client, parent_run) -> dict[str, pd.DataFrame]:
+    tags = parent_run.data.tags
+    scheme = get_scheme(tags[SCHEME])
+    searched, objectives = json.loads(tags[SEARCHED]), json.loads(tags[OBJECTIVES])
+    promote_metric = json.loads(tags.get(PROMOTE, "{}")).get("metric")
+    metrics = [o["metric"] for o in objectives] + ([promote_metric] if promote_metric else [])
+    rows = []
+    for run in child_runs(client, parent_run.info.run_id):
+        row: dict[str, Any] = {"trial": run.data.tags.get(TRIAL_ID), "status": run.info.status,
+                               "stopped_early": run.data.tags.get(STOPPED_EARLY, "")}
+        row.update({k: _number(run.data.params.get(k)) for k in searched})
+        row.update({m: run.data.metrics.get(m) for m in dict.fromkeys(metrics)})
+        row["run_id"] = run.info.run_id
+        rows.append((row, run))
+    tables = {"trials": pd.DataFrame([r for r, _ in rows])}
+    first = objectives[0]
+    finished = [(r, run) for r, run in rows if r["status"] == "FINISHED" and r.get(first["metric"]) is not None]
+    if finished:
+        best_row, best_run = (max if first["mode"] == "max" else min)(finished, key=lambda x: x[0][first["metric"]])
+        tables[scheme.name] = pd.DataFrame(scheme.table(best_run.data.metrics))
+    if len(objectives) > 1 and finished:
+        points = [[r[o["metric"]] for o in objectives] for r, _ in finished]
+        front = pareto_front(points, [o["mode"] for o in objectives])
+        tables["pareto"] = pd.DataFrame([finished[i][0] for i in front])
+    return tables
+
+
+def _number(text: str | None):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    def fmt(v):
+        return f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v))
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def pareto_figure(trials: pd.DataFrame, pareto: pd.DataFrame, objectives: list[dict]):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, y = objectives[0]["metric"], objectives[1]["metric"]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(trials[x], trials[y], c="lightgray", label="trials")
+    front = pareto.sort_values(x)
+    ax.plot(front[x], front[y], "o-", c="tab:red", label="Pareto front")
+    ax.set_xlabel(f"{x} ({objectives[0]['mode']})")
+    ax.set_ylabel(f"{y} ({objectives[1]['mode']})")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def finalize(client, state: dict, status: str) -> None:
+    """End every run of the sweep (none stays RUNNING) and log the tables on the parent run."""
+    child_status = "KILLED" if status in ("KILLED", "FAILED") else "FINISHED"
+    for run_id in state.get("trial_runs", {}).values():
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_terminated(run_id, status=child_status)
+    parent = client.get_run(state["parent_run_id"])
+    objectives = json.loads(parent.data.tags[OBJECTIVES])
+    try:
+        tables = sweep_tables(client, parent)
+        for name, df in tables.items():
+            client.log_table(parent.info.run_id, data=df, artifact_file=f"tables/{name}.json")
+            client.log_text(parent.info.run_id, to_markdown(df), f"tables/{name}.md")
+        if "pareto" in tables:
+            client.log_figure(parent.info.run_id, pareto_figure(tables["trials"], tables["pareto"], objectives), "pareto.png")
+        for name, df in tables.items():
+            if name != "trials":
+                progress(f"{name} table:\n{to_markdown(df)}")
+    finally:
+        client.set_terminated(parent.info.run_id, status=status)

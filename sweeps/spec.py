@@ -1,0 +1,171 @@
+"""Sweep files: load, apply ``--smoke`` and ``--set``, validate everything before Ray starts.
+
+A sweep file is YAML::
+
+    name: qair_denoise_sigma50          # MLflow experiment name and Ray run folder
+    scheme: qair_denoise                # a key of trainables.registry.SCHEMES
+    search_space: search_spaces/qair_denoise.yaml   # or an inline mapping
+    fixed: {sigma: 50, epochs: 4}       # every Config field that is not searched
+    objectives: [{metric: val_map, mode: max}]      # one → ASHA allowed; several → Pareto
+    num_samples: 8
+    max_concurrent: 2
+    resources_per_trial: {cpu: 1, gpu: 0}
+    scheduler: asha                     # asha (one objective only) or fifo
+    seed: 0
+    keep_checkpoints: 2                 # best-k checkpoints per trial, logged to MLflow
+    promote: {model_name: qair_denoise, metric: test_map, mode: max}
+    smoke: {num_samples: 2, fixed: {epochs: 1}}     # merged in by --smoke
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sweeps.search_space import SearchSpace, load_search_space
+from trainables.errors import UserInputError
+from trainables.registry import get_scheme
+
+TOP_LEVEL = {"name", "scheme", "search_space", "fixed", "objectives", "num_samples", "max_concurrent",
+             "resources_per_trial", "scheduler", "seed", "keep_checkpoints", "promote", "smoke", "description"}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Objective:
+    metric: str
+    mode: str  # "max" or "min"
+
+
+@dataclass
+class SweepSpec:
+    name: str
+    scheme: str
+    search_space: SearchSpace
+    fixed: dict[str, Any]
+    objectives: list[Objective]
+    num_samples: int = 8
+    max_concurrent: int = 2
+    cpu_per_trial: float = 1.0
+    gpu_per_trial: float = 0.0
+    scheduler: str = "fifo"
+    seed: int = 0
+    keep_checkpoints: int = 2
+    promote: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # the resolved YAML, saved with the sweep
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise UserInputError(f"sweep file {path} does not exist")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise UserInputError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def apply_set(raw: dict, assignments: list[str]) -> dict:
+    """``--set fixed.sigma=90 --set num_samples=4``: dotted keys, YAML-parsed values."""
+    raw = copy.deepcopy(raw)
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise UserInputError(f"--set expects key=value, got {item!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise UserInputError(f"--set {item!r}: the value is not valid YAML") from None
+        node = raw
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserInputError(f"--set {item!r}: '{part}' is not a mapping")
+        node[leaf] = value
+    return raw
+
+
+def resolve(raw: dict, base_dir: Path, smoke: bool = False, assignments: list[str] = ()) -> SweepSpec:
+    """Turn a parsed sweep file into a validated ``SweepSpec`` (no Ray, no MLflow touched)."""
+    if not isinstance(raw, dict):
+        raise UserInputError("a sweep file must be a YAML mapping")
+    if smoke:
+        raw = deep_merge({k: v for k, v in raw.items() if k != "smoke"}, raw.get("smoke") or {})
+    raw = apply_set(raw, list(assignments))
+    unknown = sorted(set(raw) - TOP_LEVEL)
+    if unknown:
+        raise UserInputError(f"unknown sweep field(s) {', '.join(unknown)} (known: {', '.join(sorted(TOP_LEVEL))})")
+    for key in ("name", "scheme", "search_space", "objectives"):
+        if key not in raw:
+            raise UserInputError(f"the sweep file has no '{key}'")
+    scheme = get_scheme(raw["scheme"])
+    space = load_search_space(raw["search_space"], base_dir)
+    fixed = dict(raw.get("fixed") or {})
+    space.check_against(scheme.Config, fixed)
+    objectives = _objectives(raw["objectives"])
+    resources = raw.get("resources_per_trial") or {}
+    spec = SweepSpec(
+        name=str(raw["name"]),
+        scheme=scheme.name,
+        search_space=space,
+        fixed=fixed,
+        objectives=objectives,
+        num_samples=_positive_int(raw, "num_samples", 8),
+        max_concurrent=_positive_int(raw, "max_concurrent", 2),
+        cpu_per_trial=float(resources.get("cpu", 1)),
+        gpu_per_trial=float(resources.get("gpu", 0)),
+        scheduler=str(raw.get("scheduler", "fifo")),
+        seed=int(raw.get("seed", 0)),
+        keep_checkpoints=_positive_int(raw, "keep_checkpoints", 2),
+        promote=dict(raw.get("promote") or {}),
+        raw=raw,
+    )
+    if spec.scheduler not in ("fifo", "asha"):
+        raise UserInputError(f"scheduler must be 'fifo' or 'asha', not {spec.scheduler!r}")
+    if spec.scheduler == "asha" and spec.multi_objective:
+        raise UserInputError("scheduler 'asha' takes one objective; this sweep has several (use fifo)")
+    if set(resources) - {"cpu", "gpu"}:
+        raise UserInputError(f"resources_per_trial takes cpu and gpu, not {sorted(set(resources) - {'cpu', 'gpu'})}")
+    if "epochs" not in {f for f in scheme.Config.__dataclass_fields__}:
+        raise UserInputError(f"scheme {scheme.name} has no 'epochs' field, which the launcher needs")
+    # Every trial's config must build: fixed values plus any point of the space.
+    scheme.Config.from_dict({**fixed, **space.example()})
+    return spec
+
+
+def load_sweep(path: str | Path, smoke: bool = False, assignments: list[str] = ()) -> SweepSpec:
+    path = Path(path)
+    return resolve(_read_yaml(path), path.parent, smoke, assignments)
+
+
+def _objectives(value: Any) -> list[Objective]:
+    if not isinstance(value, list) or not value:
+        raise UserInputError("objectives must be a non-empty list of {metric, mode}")
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"metric", "mode"} or item["mode"] not in ("max", "min"):
+            raise UserInputError(f"objective {item!r} must be {{metric: NAME, mode: max|min}}")
+        out.append(Objective(str(item["metric"]), item["mode"]))
+    return out
+
+
+def _positive_int(raw: dict, key: str, default: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserInputError(f"'{key}' must be a positive integer, got {value!r}")
+    return value

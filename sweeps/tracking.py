@@ -1,0 +1,159 @@
+"""MLflow side of a sweep, owned by the driver (a Ray Tune callback), never by the trials.
+
+Layout: experiment = sweep name; one parent run (tag ``tasksweep.role=sweep``); one child run
+per trial (``mlflow.parentRunId``, ``tasksweep.trial_id``) with flattened params, per-epoch
+metrics (``step`` = epoch) and the trial's best-k checkpoints under ``checkpoints/epoch_NNN/``.
+
+Trials that the scheduler stops never run code after their last report, so the driver ends
+their runs. The trial → run mapping lives in the sweep's state file, so a resumed trial
+continues its own run instead of starting a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+ROLE, TRIAL_ID, SCHEME = "tasksweep.role", "tasksweep.trial_id", "tasksweep.scheme"
+BEST_CHECKPOINT, STOPPED_EARLY = "tasksweep.best_checkpoint", "tasksweep.stopped_early"
+SEARCHED, OBJECTIVES, PROMOTE = "tasksweep.searched", "tasksweep.objectives", "tasksweep.promote"
+# Ray's bookkeeping keys: not metrics of the scheme.
+_NOT_METRICS = {"training_iteration", "time_this_iter_s", "time_total_s", "timestamp", "pid", "done",
+                "time_since_restore", "iterations_since_restore", "epochs_planned"}
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
+
+
+def numeric_metrics(result: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in result.items()
+            if k not in _NOT_METRICS and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+class SweepState:
+    """The JSON file beside Ray's run folder: resolved sweep, tracking URI, parent run, trial → run."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any]:
+        return json.loads(self.path.read_text())
+
+    def update(self, **changes: Any) -> dict[str, Any]:
+        data = {**(self.read() if self.path.is_file() else {}), **changes}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, default=str))
+        tmp.replace(self.path)  # atomic: a Ctrl-C mid-write leaves the old file intact
+        return data
+
+
+class MlflowTracker(tune.Callback):
+    def __init__(self, state_file: str, score_metric: str, score_mode: str):
+        self.state_file, self.score_metric, self.score_mode = state_file, score_metric, score_mode
+        self._client = None
+
+    def __getstate__(self):  # Ray pickles callbacks with the experiment; the client is rebuilt
+        return {**self.__dict__, "_client": None}
+
+    @property
+    def client(self):
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=SweepState(Path(self.state_file)).read()["tracking_uri"])
+        return self._client
+
+    def _state(self) -> dict[str, Any]:
+        return SweepState(Path(self.state_file)).read()
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        state = self._state()
+        runs = state.get("trial_runs", {})
+        if trial.trial_id in runs:  # resumed after an interruption: continue the same run
+            self.client.update_run(runs[trial.trial_id], status="RUNNING")
+            return
+        run = self.client.create_run(
+            state["experiment_id"],
+            run_name=f"trial-{trial.trial_id}",
+            tags={"mlflow.parentRunId": state["parent_run_id"], TRIAL_ID: trial.trial_id,
+                  SCHEME: state["scheme"], ROLE: "trial"},
+        )
+        params = flatten({**state["fixed"], **trial.config})
+        self.client.log_batch(run.info.run_id, params=[param(k, v) for k, v in params.items()])
+        SweepState(Path(self.state_file)).update(trial_runs={**runs, trial.trial_id: run.info.run_id})
+
+    def _run_id(self, trial) -> str | None:
+        return self._state().get("trial_runs", {}).get(trial.trial_id)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        from mlflow.entities import Metric
+
+        run_id = self._run_id(trial)
+        if run_id is None:
+            return
+        step = int(result.get("epoch", result.get("training_iteration", 0)))
+        stamp = int(result.get("timestamp", 0) * 1000)
+        metrics = [Metric(k, v, stamp, step) for k, v in numeric_metrics(result).items()]
+        self.client.log_batch(run_id, metrics=metrics)
+
+    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+        result = trial.last_result or {}
+        score = result.get(self.score_metric)
+        if score is None:
+            return
+        # Kept in the state file, not in memory, so a resumed sweep still logs pre-interruption checkpoints.
+        seen = self._state().get("checkpoints", {})
+        entry = [float(score), int(result.get("epoch", 0)), str(checkpoint.path)]
+        SweepState(Path(self.state_file)).update(checkpoints={**seen, trial.trial_id: seen.get(trial.trial_id, []) + [entry]})
+
+    def _log_checkpoints(self, trial, run_id: str) -> None:
+        """Log the checkpoints Ray still keeps (its best-k) and tag the best one."""
+        recorded = self._state().get("checkpoints", {}).get(trial.trial_id, [])
+        kept = [(s, e, p) for s, e, p in recorded if _exists(p)]
+        for _, epoch, path in kept:
+            with tune.Checkpoint(path).as_directory() as folder:
+                self.client.log_artifacts(run_id, folder, artifact_path=f"checkpoints/epoch_{epoch:03d}")
+        if kept:
+            best = max(kept, key=lambda k: k[0] if self.score_mode == "max" else -k[0])
+            self.client.set_tag(run_id, BEST_CHECKPOINT, f"checkpoints/epoch_{best[1]:03d}")
+
+    def _end(self, trial, status: str) -> None:
+        run_id = self._run_id(trial)
+        if run_id is None:
+            return
+        self._log_checkpoints(trial, run_id)
+        result = trial.last_result or {}
+        planned = result.get("epochs_planned")
+        if status == "FINISHED" and planned and result.get("epoch", planned) < planned and not result.get("stopped_early"):
+            self.client.set_tag(run_id, STOPPED_EARLY, "scheduler")
+        self.client.set_terminated(run_id, status=status)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._end(trial, "FINISHED")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._end(trial, "FAILED")
+
+
+def param(key: str, value: Any):
+    from mlflow.entities import Param
+
+    return Param(key, json.dumps(value) if isinstance(value, (list, tuple)) else str(value))
+
+
+def _exists(path: str) -> bool:
+    """Ray deletes checkpoints beyond num_to_keep; remote storage is trusted to hold the rest."""
+    return os.path.isdir(path) if "://" not in path else True
