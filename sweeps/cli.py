@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from mlflow_server import ServerError
+from mlflow_server import add_cli as add_server_cli
 from sweeps.console import progress
 from trainables.errors import UserInputError
 
@@ -130,6 +132,17 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(f"written: {out}/*.md, *.csv")
 
 
+def cmd_promote(args: argparse.Namespace) -> None:
+    from sweeps.launch import default_tracking_uri
+    from sweeps.registry import promote
+
+    uri = default_tracking_uri(args.tracking_uri)
+    result = promote(uri, args.experiment, model_name=args.model_name, select_metric=args.metric)
+    print(result.message)
+    print(f"registered: models:/{result.model_name}/{result.version} (from trial run {result.source_run_id})")
+    print(f"load it:    mlflow.pyfunc.load_model('models:/{result.model_name}@champion')  # MLFLOW_TRACKING_URI={uri}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tasksweep", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("name", help="a real dataset name (see 'tasksweep data list')")
     check.add_argument("--root", required=True, help="folder holding your local copy")
     check.set_defaults(func=cmd_data_check)
+
+    add_server_cli(sub)
 
     sub.add_parser("schemes", help="list the schemes and their search spaces").set_defaults(func=cmd_schemes)
 
@@ -165,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="folder for the .md/.csv files (default reports/<experiment>)")
     _tracking(report)
     report.set_defaults(func=cmd_report)
+
+    promote = sub.add_parser("promote", help="register the best trial's model; move alias 'champion' if it beats the current one")
+    promote.add_argument("--experiment", required=True, help="MLflow experiment (= sweep name)")
+    promote.add_argument("--model-name", help="registered model name (default: the sweep file's promote.model_name)")
+    promote.add_argument("--metric", help="metric that picks the best trial (default: the sweep's first objective)")
+    _tracking(promote)
+    promote.set_defaults(func=cmd_promote)
     return parser
 
 
@@ -176,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)
-    except UserInputError as e:
+    except (UserInputError, ServerError) as e:
         print(f"tasksweep: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

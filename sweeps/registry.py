@@ -1,0 +1,121 @@
+"""``tasksweep promote``: register the best trial's checkpoint and move the ``champion`` alias.
+
+The best trial is chosen by the sweep's first objective (a validation metric, what the search
+optimised), among finished trials of the experiment. The alias moves only when that trial also
+beats the current champion on the held-out metric (``promote.metric`` of the sweep file, e.g.
+``test_map``); otherwise the new version stays registered without the alias. Aliases only:
+registry stages are deprecated.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sweeps.report import latest_sweep_run
+from sweeps.tracking import BEST_CHECKPOINT, OBJECTIVES, PROMOTE, ROLE
+from trainables.errors import UserInputError
+
+CHAMPION = "champion"
+METRIC_TAG, VALUE_TAG, SOURCE_TAG = "tasksweep.heldout_metric", "tasksweep.heldout_value", "tasksweep.source_run"
+MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
+
+
+@dataclass
+class Promotion:
+    model_name: str
+    version: str
+    source_run_id: str
+    metric: str
+    value: float
+    champion_moved: bool
+    message: str
+
+
+def _better(a: float, b: float, mode: str) -> bool:
+    return a > b if mode == "max" else a < b
+
+
+def select_best_trial(client, experiment_name: str, select_metric: str | None):
+    """(run, selection metric, held-out metric, its mode) for the best finished trial with a checkpoint."""
+    parent = latest_sweep_run(client, experiment_name)
+    if parent is None:
+        raise UserInputError(f"no sweep found in MLflow experiment '{experiment_name}'")
+    objectives = json.loads(parent.data.tags[OBJECTIVES])
+    promote = json.loads(parent.data.tags.get(PROMOTE, "{}"))
+    select_metric = select_metric or objectives[0]["metric"]
+    select_mode = next((o["mode"] for o in objectives if o["metric"] == select_metric), promote.get("mode", "max"))
+    runs = client.search_runs([parent.info.experiment_id], filter_string=f"tags.`{ROLE}` = 'trial' and attributes.status = 'FINISHED'",
+                              max_results=10_000)
+    candidates = [r for r in runs if r.data.tags.get(BEST_CHECKPOINT) and select_metric in r.data.metrics]
+    if not candidates:
+        raise UserInputError(f"experiment '{experiment_name}' has no finished trial with a checkpoint and metric '{select_metric}'")
+    best = (max if select_mode == "max" else min)(candidates, key=lambda r: r.data.metrics[select_metric])
+    heldout = promote.get("metric", select_metric)
+    mode = promote.get("mode", select_mode)
+    return best, heldout, mode, promote.get("model_name") or experiment_name
+
+
+def _champion(client, model_name: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:  # no such model or no alias yet
+        return None
+
+
+def _signature_and_example():
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
+
+    spec = Schema([TensorSpec(np.dtype(np.float32), (-1, -1, -1, 3))])
+    example = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
+    return ModelSignature(inputs=spec, outputs=spec), example
+
+
+def promote(tracking_uri: str, experiment_name: str, model_name: str | None = None, select_metric: str | None = None) -> Promotion:
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    run, heldout, mode, default_name = select_best_trial(client, experiment_name, select_metric)
+    model_name = model_name or default_name
+    if heldout not in run.data.metrics:
+        raise UserInputError(f"the best trial {run.info.run_id} has no held-out metric '{heldout}'")
+    value = run.data.metrics[heldout]
+    champion = _champion(client, model_name)
+    if champion is not None and champion.tags.get(SOURCE_TAG) == run.info.run_id:
+        return Promotion(model_name, champion.version, run.info.run_id, heldout, value, False,
+                         f"the best trial is already champion v{champion.version}: nothing new registered")
+    signature, example = _signature_and_example()
+    mlflow.set_tracking_uri(tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(client.download_artifacts(run.info.run_id, run.data.tags[BEST_CHECKPOINT], tmp))
+        with mlflow.start_run(experiment_id=run.info.experiment_id, run_name=f"promote-{run.info.run_name}",
+                              tags={ROLE: "promotion", SOURCE_TAG: run.info.run_id}):
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(MODEL_CODE), signature=signature, input_example=example,
+                artifacts={"weights": str(folder / "enhancer.pt"), "config": str(folder / "config.json")},
+                registered_model_name=model_name,
+            )
+    version = str(info.registered_model_version)
+    for key, tag in ((METRIC_TAG, heldout), (VALUE_TAG, str(value)), (SOURCE_TAG, run.info.run_id)):
+        client.set_model_version_tag(model_name, version, key, tag)
+    if champion is None:
+        moved, message = True, f"no champion yet: version {version} ({heldout}={value:.4f}) becomes champion"
+    elif champion.tags.get(METRIC_TAG) != heldout:
+        moved, message = False, f"champion v{champion.version} was judged on '{champion.tags.get(METRIC_TAG)}', not '{heldout}': alias left unchanged"
+    else:
+        current = float(champion.tags[VALUE_TAG])
+        moved = _better(value, current, mode)
+        verdict = "beats" if moved else "does not beat"
+        message = f"version {version} ({heldout}={value:.4f}) {verdict} champion v{champion.version} ({heldout}={current:.4f})"
+        message += ": alias moved" if moved else ": alias left on the champion"
+    if moved:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+    return Promotion(model_name, version, run.info.run_id, heldout, value, moved, message)
