@@ -128,14 +128,15 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
            base_dir: Path = Path(".")) -> Outcome:
     from mlflow import MlflowClient
 
-    sweep_dir = Path(storage_path or "ray_results").resolve() / spec.name
-    if (sweep_dir / STATE_NAME).exists():
-        raise UserInputError(f"{sweep_dir} already holds a sweep: resume it with `tasksweep resume {sweep_dir}` or pass --set name=NEW")
     scheme = get_scheme(spec.scheme)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    # One Ray folder per launch; launches of the same sweep share one MLflow experiment.
+    sweep_dir = Path(storage_path or "ray_results").resolve() / f"{spec.name}-{stamp}"
+    if (sweep_dir / STATE_NAME).exists():
+        raise UserInputError(f"{sweep_dir} already holds a sweep: resume it with `tasksweep resume {sweep_dir}`")
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(spec.name)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(spec.name)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     # What report/promote need later, readable from MLflow alone.
     tags = {ROLE: "sweep", SCHEME: spec.scheme, SEARCHED: json.dumps(list(spec.search_space.params)),
             OBJECTIVES: json.dumps([vars(o) for o in spec.objectives]), PROMOTE: json.dumps(spec.promote)}

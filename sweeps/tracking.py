@@ -22,6 +22,7 @@ from ray import tune
 ROLE, TRIAL_ID, SCHEME = "tasksweep.role", "tasksweep.trial_id", "tasksweep.scheme"
 BEST_CHECKPOINT, STOPPED_EARLY = "tasksweep.best_checkpoint", "tasksweep.stopped_early"
 SEARCHED, OBJECTIVES, PROMOTE = "tasksweep.searched", "tasksweep.objectives", "tasksweep.promote"
+NODE = "tasksweep.node_id"
 # Ray's bookkeeping keys: not metrics of the scheme.
 _NOT_METRICS = {"training_iteration", "time_this_iter_s", "time_total_s", "timestamp", "pid", "done",
                 "time_since_restore", "iterations_since_restore", "epochs_planned"}
@@ -108,6 +109,8 @@ class MlflowTracker(tune.Callback):
         stamp = int(result.get("timestamp", 0) * 1000)
         metrics = [Metric(k, v, stamp, step) for k, v in numeric_metrics(result).items()]
         self.client.log_batch(run_id, metrics=metrics)
+        if result.get("node_id") and step <= 1:
+            self.client.set_tag(run_id, NODE, result["node_id"])
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
         result = trial.last_result or {}

@@ -41,6 +41,9 @@ def make_trainable(scheme_name: str, fixed: dict[str, Any], cpus_per_trial: floa
         # A trial holding N CPUs uses N threads: more would fight the other trials for cores.
         torch.set_num_threads(max(1, int(cpus_per_trial)))
         config = scheme.Config.from_dict({**fixed, **searched})
+        import ray
+
+        node_id = ray.get_runtime_context().get_node_id()
         resume = None
         checkpoint = tune.get_checkpoint()
         if checkpoint is not None:
@@ -49,7 +52,8 @@ def make_trainable(scheme_name: str, fixed: dict[str, Any], cpus_per_trial: floa
 
         def report(metrics: dict[str, float], state: dict | None) -> None:
             # epochs_planned lets the searcher tell a finished trial from one the scheduler stopped.
-            metrics = {**metrics, "epochs_planned": config.epochs}
+            # node_id: where the trial ran (a tag in MLflow), useful on a multi-node cluster.
+            metrics = {**metrics, "epochs_planned": config.epochs, "node_id": node_id}
             if state is None:
                 tune.report(metrics)
                 return

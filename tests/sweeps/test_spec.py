@@ -1,0 +1,95 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from sweeps.report import pareto_front
+from sweeps.spec import apply_set, load_sweep, resolve
+from sweeps.tracking import flatten
+from trainables.errors import UserInputError
+
+BASE = {
+    "name": "t",
+    "scheme": "qair_denoise",
+    "search_space": {"lam": {"type": "loguniform", "low": 1e-3, "high": 10.0}},
+    "fixed": {"epochs": 2},
+    "objectives": [{"metric": "val_map", "mode": "max"}],
+    "num_samples": 3,
+    "smoke": {"num_samples": 1, "fixed": {"epochs": 1}},
+}
+
+
+def spec_of(**changes):
+    return resolve({**BASE, **changes}, base_dir=__import__("pathlib").Path("."))
+
+
+def test_valid_spec_and_smoke_merge():
+    spec = resolve(BASE, __import__("pathlib").Path("."), smoke=True)
+    assert spec.num_samples == 1 and spec.fixed == {"epochs": 1}
+    assert list(spec.search_space.params) == ["lam"]
+
+
+def test_set_overrides_nested_keys_with_yaml_values():
+    raw = apply_set(BASE, ["fixed.sigma=90", "num_samples=5", "objectives=[{metric: val_psnr, mode: max}]"])
+    assert raw["fixed"] == {"epochs": 2, "sigma": 90} and raw["num_samples"] == 5
+    assert raw["objectives"][0]["metric"] == "val_psnr"
+    assert BASE["fixed"] == {"epochs": 2}  # the input is not mutated
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"scheme": "nope"}, "unknown scheme 'nope'"),
+    ({"search_space": {"lamda": {"type": "uniform", "low": 0, "high": 1}}}, "'lamda' is not a field"),
+    ({"search_space": {"lam": {"type": "loguniform", "low": 0.0, "high": 1}}}, "must be positive"),
+    ({"search_space": {"lam": {"type": "uniform", "low": 2, "high": 1}}}, "must be below high"),
+    ({"search_space": {"lam": {"type": "gaussian", "low": 0, "high": 1}}}, "needs 'type'"),
+    ({"fixed": {"epochs": 2, "lam": 1.0}}, "both searched and fixed"),
+    ({"fixed": {"epochs": 2, "sigmaa": 3}}, "no field 'sigmaa'"),
+    ({"fixed": {"epochs": "two"}}, "must be an integer"),
+    ({"objectives": [{"metric": "val_map", "mode": "up"}]}, "mode: max|min"),
+    ({"scheduler": "asha", "objectives": [{"metric": "a", "mode": "max"}, {"metric": "b", "mode": "max"}]}, "takes one objective"),
+    ({"num_samples": 0}, "positive integer"),
+    ({"colour": "red"}, "unknown sweep field"),
+    ({"resources_per_trial": {"tpu": 1}}, "takes cpu and gpu"),
+])
+def test_bad_sweeps_are_user_errors(changes, message):
+    with pytest.raises(UserInputError, match=message):
+        spec_of(**changes)
+
+
+def test_bad_set_and_bad_yaml(tmp_path):
+    with pytest.raises(UserInputError, match="key=value"):
+        apply_set(BASE, ["num_samples"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(UserInputError, match="not valid YAML"):
+        load_sweep(bad)
+    with pytest.raises(UserInputError, match="does not exist"):
+        load_sweep(tmp_path / "missing.yaml")
+
+
+def test_search_space_file_path_is_resolved(tmp_path):
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump({"lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}}))
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({**BASE, "search_space": "space.yaml"}))
+    assert list(load_sweep(sweep).search_space.params) == ["lr"]
+
+
+def test_cli_bad_input_is_one_line_exit_2_before_ray(tmp_path):
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({**BASE, "scheme": "nope"}))
+    proc = subprocess.run([sys.executable, "-m", "sweeps.cli", "launch", str(sweep), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["tasksweep: error: unknown scheme 'nope' (known: qair_denoise)"]
+    assert not (tmp_path / "m.db").exists() and not (tmp_path / "ray_results").exists()  # nothing started
+
+
+def test_pareto_front_respects_modes():
+    points = [[0.5, 30.0], [0.6, 29.0], [0.4, 31.0], [0.5, 29.5], [0.6, 28.0]]
+    assert sorted(pareto_front(points, ["max", "max"])) == [0, 1, 2]
+    assert pareto_front(points, ["max", "min"]) == [4]  # (0.6, 28) dominates every other point
+
+
+def test_flatten_nested_dicts():
+    assert flatten({"a": {"b": 1, "c": {"d": 2}}, "e": 3}) == {"a.b": 1, "a.c.d": 2, "e": 3}
