@@ -2,14 +2,26 @@
 
 The score of a database image is its number of RANSAC inliers with the query, so a ranking
 reflects geometrically consistent matches, not just descriptor similarity.
+
+Matching is vectorised: the database descriptors are packed once into a padded matrix, and a
+query's squared L2 distances to every database keypoint come from one matrix product per chunk
+of database images; the two nearest neighbours per query keypoint and database image then give
+Lowe's ratio test. This computes what ``cv2.BFMatcher(NORM_L2).knnMatch(k=2)`` + the ratio test
+compute: OpenCV's SIFT descriptors hold whole numbers (at most 255, norm about 512), so every dot
+product, norm and squared distance is an integer well below 2**24 and exact in float32, and the
+distances compared are the float32 square roots that OpenCV compares. Only images with at least
+``min_matches`` good matches go through ``cv2.findHomography`` (RANSAC, deterministic), run on
+``torch.get_num_threads()`` threads (OpenCV releases the GIL).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
+import torch
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,32 @@ class SiftConfig:
 
 Features = tuple[np.ndarray, np.ndarray]  # (K, 2) keypoint xy, (K, 128) float32 descriptors
 
+# Largest distance block (query keypoints x database keypoints of one chunk) held at once.
+_BLOCK_ELEMENTS = 1 << 24  # 64 MiB of float32
+
+
+@dataclass
+class _Packed:
+    """Database descriptors with at least two keypoints, padded to a common count."""
+
+    items: np.ndarray  # (n,) indices into the database of the packed images
+    desc: torch.Tensor  # (n * k, 128) float32, image r's descriptors in rows r*k .. r*k+count-1
+    sqnorm: torch.Tensor  # (n * k,) float32 squared norms, +inf on padding rows
+    k: int  # padded keypoint count per image
+
+    @classmethod
+    def build(cls, descriptors: list[np.ndarray]) -> _Packed:
+        counts = np.array([len(d) for d in descriptors], np.int64)
+        items = np.flatnonzero(counts >= 2)  # fewer than two descriptors: no ratio test, score 0
+        k = int(counts[items].max()) if len(items) else 0
+        desc = np.zeros((len(items), k, 128), np.float32)
+        sqnorm = np.full((len(items), k), np.inf, np.float32)
+        for row, i in enumerate(items):
+            d = np.asarray(descriptors[i], np.float32)
+            desc[row, : len(d)] = d
+            sqnorm[row, : len(d)] = np.einsum("ij,ij->i", d, d)
+        return cls(items, torch.from_numpy(desc.reshape(-1, 128)), torch.from_numpy(sqnorm.reshape(-1)), k)
+
 
 class SiftBackend:
     """Ranks database images for a query by RANSAC inlier count."""
@@ -32,8 +70,8 @@ class SiftBackend:
     def __init__(self, config: SiftConfig | None = None):
         self.config = config or SiftConfig()
         self._sift = cv2.SIFT_create(nfeatures=self.config.n_features)
-        self._matcher = cv2.BFMatcher(cv2.NORM_L2)
-        self._db: list[Features] = []
+        self._xy: list[np.ndarray] = []
+        self._packed = _Packed.build([])
 
     def cache_key(self) -> dict:
         return {"backend": self.name, **asdict(self.config)}
@@ -51,26 +89,76 @@ class SiftBackend:
         return xy, desc.astype(np.float32)
 
     def set_database(self, features: list[Features]) -> None:
-        self._db = features
+        features = list(features)
+        self._xy = [np.asarray(xy, np.float32) for xy, _ in features]
+        self._packed = _Packed.build([desc for _, desc in features])
 
     def describe_database(self, images) -> list[Features]:
         return [self.describe(img) for img in images]
 
     def score(self, query: Features, item: Features) -> float:
         """RANSAC inliers; below ``min_matches`` the match count / 1000 breaks ties among losers."""
-        (qxy, qdesc), (dxy, ddesc) = query, item
-        if len(qdesc) < 2 or len(ddesc) < 2:
-            return 0.0
-        pairs = self._matcher.knnMatch(qdesc, ddesc, k=2)
-        good = [m for m, n in (p for p in pairs if len(p) == 2) if m.distance < self.config.ratio * n.distance]
-        if len(good) < self.config.min_matches:
-            return len(good) / 1000.0
-        src = qxy[[m.queryIdx for m in good]]
-        dst = dxy[[m.trainIdx for m in good]]
-        _, mask = cv2.findHomography(src, dst, cv2.RANSAC, self.config.ransac_reproj_px)
-        return float(mask.sum()) if mask is not None else 0.0
+        return float(self._scores(query, [np.asarray(item[0], np.float32)], _Packed.build([item[1]]))[0])
 
     def scores(self, query_image: np.ndarray) -> np.ndarray:
         """Similarity of one query image to every database image, shape (n_db,)."""
-        query = self.describe(query_image)
-        return np.array([self.score(query, item) for item in self._db], np.float64)
+        return self._scores(self.describe(query_image), self._xy, self._packed)
+
+    # -- matching ---------------------------------------------------------------------------
+
+    def _scores(self, query: Features, db_xy: list[np.ndarray], packed: _Packed) -> np.ndarray:
+        out = np.zeros(len(db_xy), np.float64)
+        qxy, qdesc = query
+        if len(qdesc) < 2 or len(packed.items) == 0:
+            return out
+        qxy = np.asarray(qxy, np.float32)
+        verify = []  # (database index, query keypoint indices, database keypoint indices)
+        for item, qi, ti in self._ratio_matches(np.asarray(qdesc, np.float32), packed):
+            if len(qi) < self.config.min_matches:
+                out[item] = len(qi) / 1000.0
+            else:
+                verify.append((item, qi, ti))
+        if verify:
+            def inliers(job) -> float:
+                item, qi, ti = job
+                _, mask = cv2.findHomography(qxy[qi], db_xy[item][ti], cv2.RANSAC, self.config.ransac_reproj_px)
+                return float(mask.sum()) if mask is not None else 0.0
+
+            workers = min(torch.get_num_threads(), len(verify))
+            if workers > 1:
+                with ThreadPoolExecutor(workers) as pool:
+                    found = list(pool.map(inliers, verify))
+            else:
+                found = [inliers(job) for job in verify]
+            for (item, _, _), n in zip(verify, found):
+                out[item] = n
+        return out
+
+    def _ratio_matches(self, qdesc: np.ndarray, packed: _Packed):
+        """Yield (database index, query idx, db keypoint idx) of the ratio-test matches, query order.
+
+        Equals ``BFMatcher(NORM_L2).knnMatch(q, d, k=2)`` kept where ``m.distance < ratio *
+        n.distance`` (distances: float32 square roots, compared in double as Python does).
+        """
+        q = torch.from_numpy(qdesc)
+        qn = (q * q).sum(1)  # exact for whole-number descriptors
+        k = packed.k
+        chunk = max(1, _BLOCK_ELEMENTS // (len(qdesc) * k))
+        n = len(packed.items)
+        with torch.no_grad():
+            for start in range(0, n, chunk):
+                stop = min(n, start + chunk)
+                rows = slice(start * k, stop * k)
+                # ||d||^2 - 2 q.d per (query keypoint, db keypoint); +inf on padding. ||q||^2 is the
+                # same along a row, so it is added only to the two nearest.
+                part = torch.addmm(packed.sqnorm[rows].unsqueeze(0), q, packed.desc[rows].T, alpha=-2.0)
+                part = part.view(len(qdesc), stop - start, k)
+                first, nearest = part.min(dim=2)  # nearest neighbour (a tie is never a good match)
+                part.scatter_(2, nearest.unsqueeze(2), float("inf"))
+                second = part.amin(dim=2)  # second nearest: equals ``first`` on a tie
+                d1, d2 = ((x + qn[:, None]).clamp_(min=0).sqrt_().double() for x in (first, second))  # float32 sqrt
+                good = (d1 < self.config.ratio * d2).T.numpy()  # (images, query keypoints)
+                nearest = nearest.T.numpy()
+                for r in range(stop - start):
+                    qi = np.flatnonzero(good[r])
+                    yield int(packed.items[start + r]), qi, nearest[r, qi]
