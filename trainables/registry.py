@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from trainables import qair_denoise
 from trainables.contract import Scheme
 from trainables.errors import UserInputError
 
-SCHEMES: dict[str, Scheme] = {}
+SCHEMES: dict[str, Scheme] = {
+    "qair_denoise": qair_denoise.SCHEME,
+}
 
 
 def get_scheme(name: str) -> Scheme:

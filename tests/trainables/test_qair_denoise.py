@@ -1,0 +1,127 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from trainables import qair_denoise as qd
+from trainables import qair_stages as st
+from trainables.data.sources import LANDMARKS
+from trainables.errors import UserInputError
+
+
+def smoke(**overrides) -> qd.Config:
+    return qd.Config.from_dict({**qd.SMOKE, **overrides})
+
+
+@pytest.fixture(scope="module")
+def labels():
+    return json.loads((st.labels_stage(smoke()) / "labels.json").read_text())
+
+
+def test_stage_keys_ignore_the_searched_and_per_trial_settings():
+    a = smoke()
+    b = smoke(lam=7.0, lr=0.05, momentum=0.0, epochs=9, steps_per_epoch=3)
+    split = st.make_split([s.name for s in LANDMARKS], 0, a.n_folds)
+    for key in (st.pretrain_key, st.labels_key):
+        assert key(a) == key(b)
+    assert st.qair_key(a, split) == st.qair_key(b, split)
+    assert "lam" not in json.dumps(st.qair_key(a, split))
+    assert st.pretrain_key(smoke(sigma=30.0)) != st.pretrain_key(a)  # but what they use counts
+
+
+def test_ap_labels_are_fractions_and_fall_with_noise(labels):
+    aps = np.array([r["ap"] for r in labels], float)
+    assert np.all((aps[~np.isnan(aps)] >= 0) & (aps[~np.isnan(aps)] <= 1))
+    assert {r["version"] for r in labels} == {"noise3", "noise8", "noise14", "noise26", "noise44",
+                                              "blur0.5", "blur1", "blur2", "nn", "nlm"}
+    mean = lambda v: np.nanmean([r["ap"] for r in labels if r["version"] == v])
+    assert mean("noise44") < mean("noise3")
+
+
+@pytest.mark.parametrize("n_folds", [5, 3])
+def test_splits_share_no_landmark(n_folds):
+    names = [s.name for s in LANDMARKS]
+    splits = [st.make_split(names, k, n_folds) for k in range(n_folds)]
+    for s in splits:
+        assert not set(s.train) & set(s.val) and not set(s.train) & set(s.test) and not set(s.val) & set(s.test)
+        assert set(s.train) | set(s.val) | set(s.test) == set(names)
+        assert s.val == splits[0].val  # λ is chosen on one validation group
+    tests = [set(s.test) for s in splits]
+    assert set().union(*tests) == set(names) - set(splits[0].val)
+    assert sum(map(len, tests)) == len(set().union(*tests))  # every test fold is distinct
+    with pytest.raises(UserInputError):
+        st.make_split(names, n_folds, n_folds)
+
+
+def test_landmark_names_of_embedded_and_real_queries():
+    assert st.landmark_of("hubble_deep_field_query3") == "hubble_deep_field"
+    assert st.landmark_of("all_souls_000013") == "all_souls"
+
+
+def test_the_loss_is_the_open_weighted_sum():
+    ap = torch.tensor([0.2, 0.7, 0.9])
+    out, clean = torch.rand(3, 3, 8, 8), torch.rand(3, 3, 8, 8)
+    loss, mse = qd.coupled_loss(ap, out, clean, lam=0.25)
+    expected_mse = ((out - clean) ** 2).mean()
+    assert mse.item() == pytest.approx(expected_mse.item(), rel=1e-6)
+    assert loss.item() == pytest.approx((1 - 0.6) + 0.25 * expected_mse.item(), rel=1e-6)
+
+
+def _fine_tune(config: qd.Config, judge_on: bool) -> torch.nn.Module:
+    rset = st.load_dataset(config)
+    split = st.make_split([st.landmark_of(q) for q in rset.qimlist], config.splits[0], config.n_folds)
+    run = qd._SplitRun(config, rset, split)
+    if not judge_on:  # a constant judge: the loss is λ·MSE only, with the same patches and noise
+        run.head = lambda x: torch.ones(len(x))
+    for _ in range(config.epochs):
+        run.train_one_epoch(config)
+    return run.model
+
+
+def test_a_large_lambda_stays_with_the_mse_only_fine_tune():
+    def gap(lam):
+        # lr ∝ 1/λ keeps the MSE step fixed, so only the weight of the AP term changes
+        config = smoke(lam=lam, lr=2e-2 / lam, momentum=0.0, epochs=1, steps_per_epoch=4)
+        with_judge, mse_only = _fine_tune(config, True), _fine_tune(config, False)
+        start = st.load_pretrained(config).state_dict()
+        moved = lambda m: sum((p - start[k]).float().norm() ** 2 for k, p in m.state_dict().items()) ** 0.5
+        diff = sum((p - mse_only.state_dict()[k]).float().norm() ** 2 for k, p in with_judge.state_dict().items()) ** 0.5
+        return float(diff / moved(mse_only))
+
+    large, small = gap(1e4), gap(1e-2)
+    assert large < 0.01 and large < small / 100
+
+
+def test_with_lr_zero_the_trial_is_the_nn_baseline():
+    reports = []
+    qd.train(smoke(lr=0.0, epochs=1), None, lambda m, s: reports.append(m))
+    m = reports[0]
+    assert m["test_map"] == m["test_map_nn"] and m["test_psnr"] == pytest.approx(m["test_psnr_nn"])
+
+
+def test_table_rows_follow_table_3():
+    reports = []
+    qd.train(smoke(epochs=1), None, lambda m, s: reports.append(m))
+    rows = qd.table(reports[-1])
+    assert [r["method"] for r in rows] == ["Clean", "Noisy", "NLM", "NN", "NN-QA"]
+    assert rows[-1]["mAP (test)"] == round(reports[-1]["test_map"], 4)
+    assert all(math.isfinite(r["mAP (test)"]) for r in rows)
+
+
+def test_bm3d_without_the_extra_names_it():
+    try:
+        import bm3d  # noqa: F401
+    except ImportError:
+        with pytest.raises(UserInputError, match=r"tasksweep\[bm3d\]"):
+            smoke(classical="bm3d")
+    else:
+        pytest.skip("bm3d is installed")
+
+
+def test_bad_splits_and_datasets_are_user_errors():
+    with pytest.raises(UserInputError, match="splits"):
+        smoke(splits=(7,))
+    with pytest.raises(UserInputError, match="data_root"):
+        smoke(dataset="roxford5k")

@@ -1,0 +1,72 @@
+"""Cached upstream stages: build once per key, then every trial reads the same folder.
+
+A stage (pretrain an enhancer, label images with their true AP, train a judge) depends on part
+of a config but not on what a sweep searches. ``cached_stage`` keys its output folder by a hash
+of exactly that part, so a sweep builds each stage once and a changed setting builds a new one
+instead of silently reusing a stale result.
+
+Concurrency: several Ray trials (processes) may ask for the same stage at once. A file lock
+next to the folder makes one of them build while the others wait; the build goes to a
+temporary folder renamed into place, so a folder that exists is always complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from trainables.cache import cache_root
+
+__all__ = ["cached_stage", "stage_dir", "stage_hash"]
+
+
+def stage_hash(key: dict[str, Any]) -> str:
+    """A short stable hash of a JSON-able key (dict order does not matter)."""
+    text = json.dumps(key, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def stage_dir(name: str, key: dict[str, Any]) -> Path:
+    """Where the stage ``name`` with ``key`` lives (built or not)."""
+    return cache_root() / "stages" / f"{name}-{stage_hash(key)}"
+
+
+def cached_stage(name: str, key: dict[str, Any], build: Callable[[Path], None],
+                 progress: Callable[[str], None] | None = None) -> Path:
+    """Return the folder of stage ``name`` for ``key``, calling ``build(folder)`` only if missing.
+
+    ``build`` writes its outputs into the (empty, temporary) folder it is given. If it raises,
+    nothing is left behind and the next call tries again. ``key.json`` in the folder records
+    the key, so a cache folder says what it was built from.
+    """
+    folder = stage_dir(name, key)
+    if folder.is_dir():  # renamed into place only when complete: no lock needed to read it
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{folder}.lock"):
+        if folder.is_dir():  # another process built it while we waited for the lock
+            return folder
+        for stale in folder.parent.glob(f".{folder.name}-*"):  # left by a killed builder
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+        try:
+            start = time.perf_counter()
+            if progress:
+                progress(f"building stage {folder.name}")
+            build(tmp)
+            (tmp / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True))
+            os.rename(tmp, folder)
+            if progress:
+                progress(f"stage {folder.name} built in {time.perf_counter() - start:.0f} s")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
