@@ -114,12 +114,10 @@ def _after_sweep(outcome, tracking_uri: str) -> int:
 def cmd_report(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from mlflow import MlflowClient
-
-    from sweeps.launch import default_tracking_uri
+    from sweeps.launch import default_tracking_uri, existing_client
     from sweeps.report import latest_sweep_run, sweep_tables, to_markdown
 
-    client = MlflowClient(default_tracking_uri(args.tracking_uri))
+    client = existing_client(default_tracking_uri(args.tracking_uri))
     parent = latest_sweep_run(client, args.experiment)
     if parent is None:
         raise UserInputError(f"no sweep found in MLflow experiment '{args.experiment}'")
@@ -141,6 +139,19 @@ def cmd_promote(args: argparse.Namespace) -> None:
     print(result.message)
     print(f"registered: models:/{result.model_name}/{result.version} (from trial run {result.source_run_id})")
     print(f"load it:    mlflow.pyfunc.load_model('models:/{result.model_name}@champion')  # MLFLOW_TRACKING_URI={uri}")
+
+
+def cmd_bench_overhead(args: argparse.Namespace) -> None:
+    from sweeps.bench import DEFAULT_SWEEP, overhead
+
+    result = overhead(args.sweep or DEFAULT_SWEEP, trials=args.trials, smoke=not args.full)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    print(f"{result['trials']} trials of {result['sweep_file']} ({'smoke' if result['smoke'] else 'full'} size):")
+    print(f"  sweep (Ray Tune + Optuna + MLflow): {result['sweep_wall_s']:8.2f} s")
+    print(f"  plain Python loop:                  {result['loop_wall_s']:8.2f} s")
+    print(f"  ratio: {result['ratio']:.3f}  ({result['overhead_per_trial_s']:.2f} s overhead per trial)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--metric", help="metric that picks the best trial (default: the sweep's first objective)")
     _tracking(promote)
     promote.set_defaults(func=cmd_promote)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
+    over = bench.add_parser("overhead", help="the same trials as a sweep and as a plain loop, side by side")
+    over.add_argument("--sweep", help="sweep file (default: sweeps/qair_denoise.yaml)")
+    over.add_argument("--trials", type=int, default=4)
+    over.add_argument("--full", action="store_true", help="the sweep file's full size instead of its smoke size")
+    over.add_argument("--json", action="store_true")
+    over.set_defaults(func=cmd_bench_overhead)
     return parser
 
 

@@ -19,7 +19,9 @@ from sweeps.tracking import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, SweepSt
 from trainables.errors import UserInputError
 from trainables.registry import get_scheme
 
-STATE_NAME = "tasksweep.json"
+# A sweep folder holds our state file and Ray's experiment in ``ray/``. They must be apart: Ray
+# re-uploads its experiment folder when a restored run ends, which would overwrite our file.
+STATE_NAME, RAY_DIR = "tasksweep.json", "ray"
 
 
 @dataclass
@@ -33,6 +35,17 @@ class Outcome:
 def default_tracking_uri(cli_value: str | None = None) -> str:
     """``--tracking-uri``, else MLFLOW_TRACKING_URI, else ``mlflow.db`` in the working directory."""
     return cli_value or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def existing_client(tracking_uri: str):
+    """A client for reading a store that must already exist (report, promote): never creates one."""
+    from mlflow import MlflowClient
+
+    if tracking_uri.startswith("sqlite:///"):
+        path = Path(tracking_uri[len("sqlite:///"):])
+        if not path.is_file():
+            raise UserInputError(f"no MLflow database at {path} (run a sweep first, or pass --tracking-uri)")
+    return MlflowClient(tracking_uri)
 
 
 def init_ray(address: str | None) -> None:
@@ -99,7 +112,7 @@ def _tuner(spec: SweepSpec, sweep_dir: Path):
 
     first = spec.objectives[0]
     if spec.scheduler == "asha":
-        scheduler = ASHAScheduler(metric=first.metric, mode=first.mode, max_t=_max_epochs(spec), grace_period=1, reduction_factor=2)
+        scheduler = ASHAScheduler(max_t=_max_epochs(spec), grace_period=1, reduction_factor=2)  # metric/mode: from TuneConfig
     else:
         scheduler = FIFOScheduler()
     single = {} if spec.multi_objective else {"metric": first.metric, "mode": first.mode}
@@ -108,8 +121,8 @@ def _tuner(spec: SweepSpec, sweep_dir: Path):
         tune_config=tune.TuneConfig(search_alg=_searcher(spec), scheduler=scheduler, num_samples=spec.num_samples,
                                     max_concurrent_trials=spec.max_concurrent, reuse_actors=True, **single),
         run_config=tune.RunConfig(
-            name=sweep_dir.name,
-            storage_path=str(sweep_dir.parent),
+            name=RAY_DIR,
+            storage_path=str(sweep_dir),
             verbose=0,
             callbacks=[MlflowTracker(str(sweep_dir / STATE_NAME), first.metric, first.mode),
                        ProgressPrinter([o.metric for o in spec.objectives], spec.num_samples)],
@@ -163,7 +176,7 @@ def resume(sweep_dir: str | Path) -> Outcome:
         raise UserInputError(f"{sweep_dir} is not a tasksweep sweep folder (no {STATE_NAME})")
     saved = SweepState(sweep_dir / STATE_NAME).read()
     spec = resolve(saved["raw"], Path(saved["base_dir"]))
-    if not tune.Tuner.can_restore(str(sweep_dir)):
+    if not tune.Tuner.can_restore(str(sweep_dir / RAY_DIR)):
         raise UserInputError(f"{sweep_dir} has no Ray experiment state to resume (the sweep stopped before its first trial): launch it again")
     client = MlflowClient(saved["tracking_uri"])
     client.update_run(saved["parent_run_id"], status="RUNNING")
@@ -187,7 +200,7 @@ def _run(spec, sweep_dir, client, parent_id, address, fresh, prepare) -> Outcome
         if fresh:
             tuner = _tuner(spec, sweep_dir)
         else:
-            tuner = tune.Tuner.restore(str(sweep_dir), trainable=_trainable(spec), resume_unfinished=True, resume_errored=True)
+            tuner = tune.Tuner.restore(str(sweep_dir / RAY_DIR), trainable=_trainable(spec), resume_unfinished=True, resume_errored=True)
         results = tuner.fit()
         interrupted = _incomplete(results, spec.num_samples)
     except KeyboardInterrupt:

@@ -25,7 +25,7 @@ class ProgressPrinter(tune.Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         shown = ", ".join(f"{m}={result[m]:.4f}" for m in self.metrics if isinstance(result.get(m), (int, float)))
-        epoch = result.get("epoch", result.get("training_iteration"))
+        epoch = int(result.get("epoch", result.get("training_iteration", 0)))
         progress(f"{self._number(trial)} epoch {epoch}/{result.get('epochs_planned', '?')}: {shown}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):

@@ -80,9 +80,10 @@ def _signature_and_example():
 
 def promote(tracking_uri: str, experiment_name: str, model_name: str | None = None, select_metric: str | None = None) -> Promotion:
     import mlflow
-    from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri)
+    from sweeps.launch import existing_client
+
+    client = existing_client(tracking_uri)
     run, heldout, mode, default_name = select_best_trial(client, experiment_name, select_metric)
     model_name = model_name or default_name
     if heldout not in run.data.metrics:

@@ -1,0 +1,56 @@
+"""``tasksweep bench overhead``: what Ray + Optuna + MLflow cost on top of the training itself.
+
+The same trials run twice, side by side in one process: once as a sweep (Ray Tune trials,
+Optuna sampling, MLflow runs, checkpoints) and once as a plain Python loop calling the
+scheme's ``train`` with the configs the sweep sampled, no Ray, no MLflow, no checkpoints.
+Upstream stages are built before either timing starts, so neither pays for them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from sweeps.console import progress
+from sweeps.launch import launch
+from sweeps.report import child_runs
+from sweeps.spec import load_sweep
+from trainables.registry import get_scheme
+
+DEFAULT_SWEEP = Path(__file__).with_name("qair_denoise.yaml")
+
+
+def overhead(sweep_file: str | Path = DEFAULT_SWEEP, trials: int = 4, smoke: bool = True) -> dict:
+    spec = load_sweep(sweep_file, smoke=smoke, assignments=[f"num_samples={trials}", "max_concurrent=1", "scheduler=fifo",
+                                                            f"name=bench-overhead"])
+    spec.objectives = spec.objectives[:1]
+    scheme = get_scheme(spec.scheme)
+    scheme.prepare(scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()}), progress)
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = f"sqlite:///{tmp}/mlflow.db"
+        start = time.perf_counter()
+        outcome = launch(spec, uri, storage_path=f"{tmp}/ray")
+        sweep_s = time.perf_counter() - start
+        from mlflow import MlflowClient
+
+        runs = child_runs(MlflowClient(uri), outcome.parent_run_id)
+        configs = [{k: _value(run.data.params[k]) for k in spec.search_space.params} for run in runs]
+    progress(f"plain loop: the same {len(configs)} configs without Ray or MLflow")
+    torch.set_num_threads(max(1, int(spec.cpu_per_trial)))  # what each sweep trial had
+    start = time.perf_counter()
+    for searched in configs:
+        scheme.train(scheme.Config.from_dict({**spec.fixed, **searched}), None, lambda metrics, state: None)
+    loop_s = time.perf_counter() - start
+    return {"sweep_file": str(sweep_file), "smoke": smoke, "trials": len(configs), "epochs": spec.fixed.get("epochs"),
+            "sweep_wall_s": round(sweep_s, 2), "loop_wall_s": round(loop_s, 2), "ratio": round(sweep_s / loop_s, 3),
+            "overhead_per_trial_s": round((sweep_s - loop_s) / max(1, len(configs)), 2)}
+
+
+def _value(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text

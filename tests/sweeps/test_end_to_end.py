@@ -1,0 +1,159 @@
+"""The whole stack for real: Ray Tune + Optuna + MLflow (SQLite in a temp dir), smoke-sized.
+
+Each test drives the real console script in a subprocess from a temp working directory, as a
+user would, except the two-node test, which needs a Ray cluster in this process.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+SWEEP = Path(__file__).resolve().parents[2] / "sweeps" / "qair_denoise.yaml"
+CLI = [sys.executable, "-m", "sweeps.cli"]
+pytestmark = pytest.mark.slow
+
+
+def tasksweep(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(CLI + list(args), cwd=cwd, capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def runs_of(uri: str, experiment: str) -> tuple:
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("tasksweep.role") == "sweep"]
+    trials = [r for r in runs if r.data.tags.get("tasksweep.role") == "trial"]
+    return client, parents, trials
+
+
+@pytest.fixture(scope="module")
+def smoke_sweep(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("smoke")
+    proc = tasksweep(cwd, "launch", str(SWEEP), "--smoke")
+    return cwd, f"sqlite:///{cwd / 'mlflow.db'}", proc
+
+
+def test_smoke_sweep_mlflow_layout(smoke_sweep):
+    cwd, uri, proc = smoke_sweep
+    assert "epoch 1/2" in proc.stderr and "trial 3/3" in proc.stderr  # progress is visible
+    client, parents, trials = runs_of(uri, "qair_denoise_sigma50")
+    assert len(parents) == 1 and len(trials) == 3
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert all(t.info.status == "FINISHED" for t in trials)  # none left RUNNING
+    assert {t.data.tags["mlflow.parentRunId"] for t in trials} == {parent.info.run_id}
+    assert len({t.data.tags["tasksweep.trial_id"] for t in trials}) == 3
+    assert any(k.startswith("stage.") for k in parent.data.params)  # which cached stages were used
+    for t in trials:
+        assert {"lam", "lr", "sigma", "epochs", "dncnn_depth"} <= set(t.data.params)
+        steps = [m.step for m in client.get_metric_history(t.info.run_id, "val_map")]
+        assert steps == list(range(1, len(steps) + 1)) and steps
+        best = t.data.tags["tasksweep.best_checkpoint"]
+        files = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(t.info.run_id, best)}
+        assert {"enhancer.pt", "config.json", "state.pt"} <= files
+    tables = {a.path for a in client.list_artifacts(parent.info.run_id, "tables")}
+    assert {"tables/trials.json", "tables/trials.md", "tables/qair_denoise.json", "tables/qair_denoise.md"} <= tables
+    table_md = client.download_artifacts(parent.info.run_id, "tables/qair_denoise.md", str(cwd))
+    assert "NN-QA" in Path(table_md).read_text() and "NLM" in Path(table_md).read_text()
+
+
+def test_report_writes_markdown_and_csv(smoke_sweep):
+    cwd, uri, _ = smoke_sweep
+    proc = tasksweep(cwd, "report", "--experiment", "qair_denoise_sigma50", "--tracking-uri", uri)
+    assert "## qair_denoise" in proc.stdout
+    assert (cwd / "reports" / "qair_denoise_sigma50" / "trials.csv").is_file()
+
+
+def test_promote_alias_and_fresh_process_load(smoke_sweep):
+    cwd, uri, _ = smoke_sweep
+    first = tasksweep(cwd, "promote", "--experiment", "qair_denoise_sigma50", "--tracking-uri", uri)
+    assert "becomes champion" in first.stdout
+    again = tasksweep(cwd, "promote", "--experiment", "qair_denoise_sigma50", "--tracking-uri", uri)
+    assert "already champion" in again.stdout
+    client = MlflowClient(uri)
+    assert str(client.get_model_version_by_alias("qair_denoise", "champion").version) == "1"
+    check = subprocess.run([sys.executable, "-m", "sweeps.champion_check", "models:/qair_denoise@champion"],
+                           cwd=cwd, capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, timeout=300)
+    assert check.returncode == 0, check.stderr[-2000:]
+    result = json.loads(check.stdout.strip().splitlines()[-1])
+    assert result["shape"] == [256, 256, 3]
+    assert result["psnr_denoised"] > result["psnr_noisy"]  # the smoke DnCNN still denoises
+
+
+def test_promote_without_finished_trial_is_exit_2(smoke_sweep, tmp_path):
+    _, uri, _ = smoke_sweep
+    before = Path(uri[len("sqlite:///"):]).read_bytes()
+    proc = tasksweep(tmp_path, "promote", "--experiment", "nothing-here", "--tracking-uri", uri, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == "tasksweep: error: no sweep found in MLflow experiment 'nothing-here'"
+    assert Path(uri[len("sqlite:///"):]).read_bytes() == before  # nothing recorded was touched
+    missing = tasksweep(tmp_path, "promote", "--experiment", "x", "--tracking-uri", f"sqlite:///{tmp_path}/none.db", check=False)
+    assert missing.returncode == 2 and "no MLflow database" in missing.stderr
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_multi_objective_sweep_logs_pareto_front(tmp_path):
+    tasksweep(tmp_path, "launch", str(SWEEP), "--smoke", "--set", "scheduler=fifo", "--set", "num_samples=2",
+              "--set", "objectives=[{metric: val_map, mode: max}, {metric: val_psnr, mode: max}]", "--set", "name=mo")
+    client, parents, _ = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}", "mo")
+    artifacts = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert "pareto.png" in artifacts
+    assert "tables/pareto.json" in {a.path for a in client.list_artifacts(parents[0].info.run_id, "tables")}
+
+
+def test_ctrl_c_then_resume_finishes_without_duplicate_runs(tmp_path):
+    args = ["launch", str(SWEEP), "--smoke", "--set", "num_samples=3", "--set", "max_concurrent=1",
+            "--set", "scheduler=fifo", "--set", "fixed.epochs=3", "--set", "name=interrupted"]
+    proc = subprocess.Popen(CLI + args, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    seen = []
+    deadline = time.time() + 300
+    for line in proc.stderr:  # interrupt once the first trial is done and the second has started
+        seen.append(line)
+        if "trial 2/3" in line and "started" in line or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    err = "".join(seen) + err
+    assert proc.returncode == 130, err[-3000:]
+    assert "tasksweep resume" in err
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    _, parents, trials = runs_of(uri, "interrupted")
+    assert all(r.info.status != "RUNNING" for r in parents + trials)
+    sweep_dir = next((tmp_path / "ray_results").iterdir())
+    assert (sweep_dir / "tasksweep.json").is_file() and (sweep_dir / "ray").is_dir()
+    tasksweep(tmp_path, "resume", str(sweep_dir))
+    _, parents, trials = runs_of(uri, "interrupted")
+    ids = [t.data.tags["tasksweep.trial_id"] for t in trials]
+    assert len(ids) == len(set(ids)) == 3  # the requested number of trials, one run each
+    assert all(t.info.status == "FINISHED" for t in trials) and parents[0].info.status == "FINISHED"
+
+
+def test_two_node_cluster_places_trials_on_both_nodes(tmp_path, monkeypatch):
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # every Ray port on loopback
+    from ray.cluster_utils import Cluster
+
+    from sweeps.launch import launch
+    from sweeps.spec import load_sweep
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1"})
+    cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+    cluster.wait_for_nodes()
+    monkeypatch.chdir(tmp_path)
+    try:
+        spec = load_sweep(SWEEP, smoke=True, assignments=["num_samples=4", "max_concurrent=2", "scheduler=fifo", "name=cluster"])
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        launch(spec, uri, address=cluster.address, storage_path=str(tmp_path / "shared"))
+    finally:
+        cluster.shutdown()
+    _, _, trials = runs_of(uri, "cluster")
+    assert len({t.data.tags["tasksweep.node_id"] for t in trials}) == 2
