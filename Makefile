@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/tasksweep data describe embedded-landmarks
+	$(VENV)/bin/tasksweep demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -25,7 +25,7 @@ DEFAULT_SWEEP = Path(__file__).with_name("qair_denoise.yaml")
 
 def overhead(sweep_file: str | Path = DEFAULT_SWEEP, trials: int = 4, smoke: bool = True) -> dict:
     spec = load_sweep(sweep_file, smoke=smoke, assignments=[f"num_samples={trials}", "max_concurrent=1", "scheduler=fifo",
-                                                            f"name=bench-overhead"])
+                                                            "name=bench-overhead"])
     spec.objectives = spec.objectives[:1]
     scheme = get_scheme(spec.scheme)
     scheme.prepare(scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()}), progress)

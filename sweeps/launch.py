@@ -60,18 +60,10 @@ def init_ray(address: str | None) -> None:
 
 
 def _searcher(spec: SweepSpec):
-    """Seeded TPE; trials the scheduler stopped reach Optuna as PRUNED, not COMPLETE."""
+    """Seeded TPE over the search space; several objectives → multi-objective TPE."""
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
 
-    class PruneAwareOptunaSearch(OptunaSearch):
-        def on_trial_complete(self, trial_id, result=None, error=False):
-            stopped = bool(result) and not error and result.get("epoch", 0) < result.get("epochs_planned", 0) and not result.get("stopped_early")
-            if stopped and trial_id not in self._completed_trials and trial_id in self._ot_trials:
-                self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)
-                self._completed_trials.add(trial_id)
-                return
-            super().on_trial_complete(trial_id, result, error)
+    from sweeps.search import PruneAwareOptunaSearch
 
     metrics = [o.metric for o in spec.objectives]
     modes = [o.mode for o in spec.objectives]
@@ -147,6 +139,9 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
     sweep_dir = Path(storage_path or "ray_results").resolve() / f"{spec.name}-{stamp}"
     if (sweep_dir / STATE_NAME).exists():
         raise UserInputError(f"{sweep_dir} already holds a sweep: resume it with `tasksweep resume {sweep_dir}`")
+    # Stages first: a missing dataset root or a wrong layout fails here, before MLflow is touched.
+    config = scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()})
+    stages = scheme.prepare(config, progress)
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(spec.name)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(spec.name)
@@ -156,15 +151,15 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
     parent = client.create_run(experiment_id, run_name=f"sweep-{stamp}", tags=tags)
     parent_id = parent.info.run_id
     raw = {k: v for k, v in spec.raw.items() if k != "smoke"}
-    client.log_batch(parent_id, params=[param(k, v) for k, v in flatten(raw).items()])
+    params = {**flatten(raw), **{f"stage.{k}": v for k, v in stages.items()}}
+    client.log_batch(parent_id, params=[param(k, v) for k, v in params.items()])
     sweep_dir.mkdir(parents=True, exist_ok=True)
     state = SweepState(sweep_dir / STATE_NAME)
     state.update(raw=spec.raw, base_dir=str(base_dir.resolve()), tracking_uri=tracking_uri, address=address,
                  experiment_id=experiment_id, parent_run_id=parent_id, scheme=spec.scheme,
                  fixed=spec.fixed, trial_runs={}, checkpoints={})
     progress(f"sweep '{spec.name}': {spec.num_samples} trials of {spec.scheme}, MLflow {tracking_uri}, run {parent_id}")
-    return _run(spec, sweep_dir, client, parent_id, address, fresh=True,
-                prepare=lambda: scheme.prepare(scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()}), progress))
+    return _run(spec, sweep_dir, client, parent_id, address, fresh=True)
 
 
 def resume(sweep_dir: str | Path) -> Outcome:
@@ -181,10 +176,10 @@ def resume(sweep_dir: str | Path) -> Outcome:
     client = MlflowClient(saved["tracking_uri"])
     client.update_run(saved["parent_run_id"], status="RUNNING")
     progress(f"resuming sweep '{spec.name}' from {sweep_dir}")
-    return _run(spec, sweep_dir, client, saved["parent_run_id"], saved.get("address"), fresh=False, prepare=None)
+    return _run(spec, sweep_dir, client, saved["parent_run_id"], saved.get("address"), fresh=False)
 
 
-def _run(spec, sweep_dir, client, parent_id, address, fresh, prepare) -> Outcome:
+def _run(spec, sweep_dir, client, parent_id, address, fresh) -> Outcome:
     import ray
     from ray import tune
 
@@ -192,9 +187,6 @@ def _run(spec, sweep_dir, client, parent_id, address, fresh, prepare) -> Outcome
 
     interrupted = False
     try:
-        if prepare is not None:
-            stages = prepare()
-            client.log_batch(parent_id, params=[param(f"stage.{k}", v) for k, v in stages.items()])
         progress("starting Ray" + (f" (joining {address})" if address else " (local, loopback only)"))
         init_ray(address)
         if fresh:

@@ -15,6 +15,9 @@ A sweep file is YAML::
     keep_checkpoints: 2                 # best-k checkpoints per trial, logged to MLflow
     promote: {model_name: qair_denoise, metric: test_map, mode: max}
     smoke: {num_samples: 2, fixed: {epochs: 1}}     # merged in by --smoke
+
+A preset can start from another file with ``base: other.yaml`` (relative to itself) and
+override only what differs; mappings are merged key by key.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from sweeps.search_space import SearchSpace, load_search_space
 from trainables.errors import UserInputError
 from trainables.registry import get_scheme
 
-TOP_LEVEL = {"name", "scheme", "search_space", "fixed", "objectives", "num_samples", "max_concurrent",
+TOP_LEVEL = {"base", "name", "scheme", "search_space", "fixed", "objectives", "num_samples", "max_concurrent",
              "resources_per_trial", "scheduler", "seed", "keep_checkpoints", "promote", "smoke", "description"}
-REPO_ROOT = Path(__file__).resolve().parent.parent
+SWEEPS_DIR = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -148,9 +151,22 @@ def resolve(raw: dict, base_dir: Path, smoke: bool = False, assignments: list[st
     return spec
 
 
+def read_sweep_file(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The file's mapping with its ``base`` chain merged underneath it."""
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise UserInputError(f"{path}: a sweep file must be a YAML mapping")
+    if "base" not in raw:
+        return raw
+    base = (path.parent / str(raw.pop("base"))).resolve()
+    if base in seen:
+        raise UserInputError(f"{path}: 'base' files form a cycle through {base}")
+    return deep_merge(read_sweep_file(base, (*seen, path.resolve())), raw)
+
+
 def load_sweep(path: str | Path, smoke: bool = False, assignments: list[str] = ()) -> SweepSpec:
     path = Path(path)
-    return resolve(_read_yaml(path), path.parent, smoke, assignments)
+    return resolve(read_sweep_file(path), path.parent, smoke, assignments)
 
 
 def _objectives(value: Any) -> list[Objective]:

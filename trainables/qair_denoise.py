@@ -42,7 +42,8 @@ class Config(SchemeConfig):
     queries_per_landmark: int = 6
     distractor_views: int = 6
     view_hw: tuple[int, int] = (240, 320)
-    sigma: float = 50.0  # AWGN σ in 0–255 units (Table 3)
+    sigma: float = 50.0  # AWGN σ in 0–255 units (Table 3: 50, Table 4: 90)
+    sigma_max: float | None = None  # set → σ uniform in [sigma, sigma_max] per image (Table 5: 30–60)
     # fine-tuning (searched: lam, lr)
     # λ weighs the MSE of images in [0, 1]: the (1 − AP) gradient is ~30x the MSE one at the
     # pretrained DnCNN, so λ ≲ 1 lets the enhancer fool the judge, λ ≳ 100 stays with "NN"
@@ -78,6 +79,8 @@ class Config(SchemeConfig):
             st.bm3d_module()  # fail before any work if the optional extra is missing
         elif self.classical != "nlm":
             raise UserInputError(f"classical must be 'nlm' or 'bm3d', got {self.classical!r}")
+        if self.sigma_max is not None and self.sigma_max <= self.sigma:
+            raise UserInputError(f"sigma_max ({self.sigma_max}) must be above sigma ({self.sigma})")
         if not self.splits or any(not 0 <= s < self.n_folds for s in self.splits):
             raise UserInputError(f"splits must be a non-empty subset of 0..{self.n_folds - 1}, got {self.splits}")
 
@@ -170,7 +173,7 @@ class _SplitRun:
         sums = {"loss": 0.0, "mse": 0.0, "ap_pred": 0.0}
         for _ in range(config.steps_per_epoch):
             _, clean = st.random_patches(self.train_images, config.batch_size, config.patch, self.gen)
-            output = self.model(st.noisy(clean, config.sigma, self.gen))  # fresh noise every step
+            output = self.model(st.noisy(clean, st.draw_sigma(config, self.gen), self.gen))  # fresh noise every step
             ap_pred = self.head(output.clamp(0, 1))  # the judge only saw images in [0, 1]
             loss, mse = coupled_loss(ap_pred, output, clean, config.lam)
             self.opt.zero_grad()

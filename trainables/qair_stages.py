@@ -110,6 +110,14 @@ def random_patches(images: list[torch.Tensor], n: int, size: int, generator: tor
     return idx, torch.stack(crops).float().div_(255.0)
 
 
+def draw_sigma(config, generator: torch.Generator) -> float:
+    """``sigma``, or with ``sigma_max`` set a σ drawn uniformly in [sigma, sigma_max] (Table 5)."""
+    if config.sigma_max is None:
+        return config.sigma
+    u = torch.rand((), generator=generator, device=generator.device).item()
+    return config.sigma + u * (config.sigma_max - config.sigma)
+
+
 def noisy(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
     """AWGN σ, clipped and quantised to 8 bits like a saved photo (what the evaluation sees)."""
     return awgn(x, sigma, generator).mul(255).round().div(255)
@@ -140,7 +148,7 @@ def query_ap(backend: SiftBackend, rset: RetrievalSet, i: int, image: np.ndarray
 
 
 def pretrain_key(config) -> dict:
-    return {"version": VERSION["pretrain"], "data": dataset_key(config), "sigma": config.sigma,
+    return {"version": VERSION["pretrain"], "data": dataset_key(config), "sigma": config.sigma, "sigma_max": config.sigma_max,
             "depth": config.dncnn_depth, "width": config.dncnn_width, "patch": config.patch,
             "batch": config.batch_size, "steps": config.pretrain_steps, "lr": config.pretrain_lr,
             "seed": config.seed}
@@ -158,7 +166,7 @@ def pretrain_stage(config, progress: Progress = None) -> Path:
         model.train()
         for step in range(config.pretrain_steps):
             _, clean = random_patches(db, config.batch_size, config.patch, gen)
-            loss = torch.nn.functional.mse_loss(model(noisy(clean, config.sigma, gen)), clean)
+            loss = torch.nn.functional.mse_loss(model(noisy(clean, draw_sigma(config, gen), gen)), clean)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -229,12 +237,13 @@ def labels_stage(config, progress: Progress = None) -> Path:
             clean = rset.load_query(i)
             x = to_tensor(clean)[None]
             gen = torch.Generator().manual_seed(config.seed * 100_003 + i)  # per query: order-free
-            sigma_noisy = to_uint8(noisy(x, config.sigma, gen)[0])
+            sigma = draw_sigma(config, gen)  # the classical denoiser is told the true σ, as BM3D needs
+            sigma_noisy = to_uint8(noisy(x, sigma, gen)[0])
             write_png(out / "noisy" / f"{name}.png", sigma_noisy)
             versions = {f"noise{s:g}": to_uint8(noisy(x, s, gen)[0]) for s in LABEL_NOISE}
             versions |= {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
             versions["nn"] = denoise(dncnn, sigma_noisy)
-            versions[config.classical] = classical_denoise(config.classical, sigma_noisy, config.sigma)
+            versions[config.classical] = classical_denoise(config.classical, sigma_noisy, sigma)
             aps = {v: query_ap(backend, rset, i, img) for v, img in versions.items()}
             for v, img in versions.items():
                 file = f"images/{name}__{v}.png"

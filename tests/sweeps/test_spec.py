@@ -93,3 +93,22 @@ def test_pareto_front_respects_modes():
 
 def test_flatten_nested_dicts():
     assert flatten({"a": {"b": 1, "c": {"d": 2}}, "e": 3}) == {"a.b": 1, "a.c.d": 2, "e": 3}
+
+
+def test_presets_extend_the_paper_preset():
+    from sweeps.spec import SWEEPS_DIR
+
+    sigma90 = load_sweep(SWEEPS_DIR / "qair_denoise_sigma90.yaml")
+    assert sigma90.name == "qair_denoise_sigma90" and sigma90.fixed["sigma"] == 90
+    assert sigma90.fixed["splits"] == [0, 1, 2]  # inherited from qair_denoise.yaml
+    ranged = load_sweep(SWEEPS_DIR / "qair_denoise_sigma30_60.yaml", smoke=True)
+    assert ranged.fixed["sigma_max"] == 60 and ranged.fixed["epochs"] == 2  # smoke section inherited too
+    demo = load_sweep(SWEEPS_DIR / "demo.yaml")
+    assert demo.multi_objective and demo.scheduler == "fifo"
+
+
+def test_base_cycle_is_a_user_error(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\nname: a\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\nname: b\n")
+    with pytest.raises(UserInputError, match="cycle"):
+        load_sweep(tmp_path / "a.yaml")
