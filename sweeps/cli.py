@@ -144,11 +144,12 @@ def cmd_promote(args: argparse.Namespace) -> None:
 def cmd_bench_overhead(args: argparse.Namespace) -> None:
     from sweeps.bench import DEFAULT_SWEEP, overhead
 
-    result = overhead(args.sweep or DEFAULT_SWEEP, trials=args.trials, smoke=not args.full)
+    result = overhead(args.sweep or DEFAULT_SWEEP, trials=args.trials, smoke=not args.full, assignments=args.set)
     if args.json:
         print(json.dumps(result, indent=1))
         return
-    print(f"{result['trials']} trials of {result['sweep_file']} ({'smoke' if result['smoke'] else 'full'} size):")
+    size = ("smoke" if result["smoke"] else "full") + "".join(f", {a}" for a in result["set"])
+    print(f"{result['trials']} trials of {result['sweep_file']} ({size}), one at a time, {result['cpu_per_trial']:g} CPU each:")
     print(f"  sweep (Ray Tune + Optuna + MLflow): {result['sweep_wall_s']:8.2f} s")
     print(f"  plain Python loop:                  {result['loop_wall_s']:8.2f} s")
     print(f"  ratio: {result['ratio']:.3f}  ({result['overhead_per_trial_s']:.2f} s overhead per trial)")
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     over.add_argument("--sweep", help="sweep file (default: sweeps/qair_denoise.yaml)")
     over.add_argument("--trials", type=int, default=4)
     over.add_argument("--full", action="store_true", help="the sweep file's full size instead of its smoke size")
+    over.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a sweep field")
     over.add_argument("--json", action="store_true")
     over.set_defaults(func=cmd_bench_overhead)
     return parser

@@ -51,6 +51,8 @@ def existing_client(tracking_uri: str):
 def init_ray(address: str | None) -> None:
     import ray
 
+    # Our ProgressPrinter is the console output; Ray's new output engine ignores verbose=0.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if address:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         return

@@ -10,6 +10,7 @@ registry stages are deprecated.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,9 +80,15 @@ def _signature_and_example():
 
 
 def promote(tracking_uri: str, experiment_name: str, model_name: str | None = None, select_metric: str | None = None) -> Promotion:
+    import warnings
+
     import mlflow
 
     from sweeps.launch import existing_client
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # Type-hint validation does not cover ndarray images; the explicit signature does the job.
+    warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
 
     client = existing_client(tracking_uri)
     run, heldout, mode, default_name = select_best_trial(client, experiment_name, select_metric)

@@ -157,3 +157,11 @@ def test_two_node_cluster_places_trials_on_both_nodes(tmp_path, monkeypatch):
         cluster.shutdown()
     _, _, trials = runs_of(uri, "cluster")
     assert len({t.data.tags["tasksweep.node_id"] for t in trials}) == 2
+
+
+def test_bench_overhead_reports_both_timings(tmp_path):
+    proc = tasksweep(tmp_path, "bench", "overhead", "--trials", "1", "--json")
+    result = json.loads(proc.stdout)
+    assert result["trials"] == 1 and result["sweep_wall_s"] > 0 and result["loop_wall_s"] > 0
+    assert result["ratio"] == pytest.approx(result["sweep_wall_s"] / result["loop_wall_s"], rel=0.01)
+    assert not (tmp_path / "mlflow.db").exists()  # the benchmark's MLflow store is temporary
