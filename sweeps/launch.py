@@ -113,7 +113,8 @@ def _tuner(spec: SweepSpec, sweep_dir: Path):
     return tune.Tuner(
         _trainable(spec),
         tune_config=tune.TuneConfig(search_alg=_searcher(spec), scheduler=scheduler, num_samples=spec.num_samples,
-                                    max_concurrent_trials=spec.max_concurrent, reuse_actors=True, **single),
+                                    max_concurrent_trials=spec.max_concurrent, reuse_actors=True,
+                                    time_budget_s=spec.time_budget_s, **single),
         run_config=tune.RunConfig(
             name=RAY_DIR,
             storage_path=str(sweep_dir),

@@ -13,6 +13,7 @@ A sweep file is YAML::
     scheduler: asha                     # asha (one objective only) or fifo
     seed: 0
     keep_checkpoints: 2                 # best-k checkpoints per trial, logged to MLflow
+    time_budget_s: 3600                 # optional: stop starting/continuing trials after this
     promote: {model_name: qair_denoise, metric: test_map, mode: max}
     smoke: {num_samples: 2, fixed: {epochs: 1}}     # merged in by --smoke
 
@@ -34,7 +35,7 @@ from trainables.errors import UserInputError
 from trainables.registry import get_scheme
 
 TOP_LEVEL = {"base", "name", "scheme", "search_space", "fixed", "objectives", "num_samples", "max_concurrent",
-             "resources_per_trial", "scheduler", "seed", "keep_checkpoints", "promote", "smoke", "description"}
+             "resources_per_trial", "scheduler", "seed", "keep_checkpoints", "time_budget_s", "promote", "smoke", "description"}
 SWEEPS_DIR = Path(__file__).resolve().parent
 
 
@@ -58,6 +59,7 @@ class SweepSpec:
     scheduler: str = "fifo"
     seed: int = 0
     keep_checkpoints: int = 2
+    time_budget_s: int | None = None
     promote: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)  # the resolved YAML, saved with the sweep
 
@@ -135,6 +137,7 @@ def resolve(raw: dict, base_dir: Path, smoke: bool = False, assignments: list[st
         scheduler=str(raw.get("scheduler", "fifo")),
         seed=int(raw.get("seed", 0)),
         keep_checkpoints=_positive_int(raw, "keep_checkpoints", 2),
+        time_budget_s=_positive_int(raw, "time_budget_s", 1) if "time_budget_s" in raw else None,
         promote=dict(raw.get("promote") or {}),
         raw=raw,
     )

@@ -145,12 +145,18 @@ def test_two_node_cluster_places_trials_on_both_nodes(tmp_path, monkeypatch):
     from sweeps.launch import launch
     from sweeps.spec import load_sweep
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1"})
+    import socket
+
+    with socket.socket() as s:  # a free port, so no other Ray on this machine is joined by mistake
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1", "gcs_server_port": port})
     cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
     cluster.wait_for_nodes()
     monkeypatch.chdir(tmp_path)
     try:
-        spec = load_sweep(SWEEP, smoke=True, assignments=["num_samples=4", "max_concurrent=2", "scheduler=fifo", "name=cluster"])
+        spec = load_sweep(SWEEP, smoke=True, assignments=["num_samples=4", "max_concurrent=2", "scheduler=fifo", "name=cluster",
+                                                          "time_budget_s=300"])  # fail, never hang, if a node is missing
         uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
         launch(spec, uri, address=cluster.address, storage_path=str(tmp_path / "shared"))
     finally:
