@@ -92,9 +92,8 @@ def _trainable(spec: SweepSpec):
 
     from trainables.tune_adapter import make_trainable
 
-    trainable = tune.with_resources(make_trainable(spec.scheme, spec.fixed, spec.cpu_per_trial),
-                                    {"cpu": spec.cpu_per_trial, "gpu": spec.gpu_per_trial})
-    return trainable
+    return tune.with_resources(make_trainable(spec.scheme, spec.fixed, spec.cpu_per_trial),
+                               {"cpu": spec.cpu_per_trial, "gpu": spec.gpu_per_trial})
 
 
 def _tuner(spec: SweepSpec, sweep_dir: Path):
