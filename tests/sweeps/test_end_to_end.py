@@ -138,31 +138,37 @@ def test_ctrl_c_then_resume_finishes_without_duplicate_runs(tmp_path):
     assert all(t.info.status == "FINISHED" for t in trials) and parents[0].info.status == "FINISHED"
 
 
-def test_two_node_cluster_places_trials_on_both_nodes(tmp_path, monkeypatch):
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # every Ray port on loopback
-    from ray.cluster_utils import Cluster
+CLUSTER_SCRIPT = """
+import os, socket, subprocess, sys
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # every Ray port on loopback
+from ray.cluster_utils import Cluster
+with socket.socket() as s:  # a free GCS port, so no other Ray on this machine is joined by mistake
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1", "gcs_server_port": port})
+cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+cluster.wait_for_nodes()
+try:
+    sys.exit(subprocess.run(sys.argv[1:] + ["--address", cluster.address]).returncode)
+finally:
+    cluster.shutdown()
+"""
 
-    from sweeps.launch import launch
-    from sweeps.spec import load_sweep
 
-    import socket
+def test_two_node_cluster_places_trials_on_both_nodes(tmp_path):
+    """Two Ray nodes on loopback (Ray's own multi-node test helper); the CLI joins with --address.
 
-    with socket.socket() as s:  # a free port, so no other Ray on this machine is joined by mistake
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1", "gcs_server_port": port})
-    cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-    cluster.wait_for_nodes()
-    monkeypatch.chdir(tmp_path)
-    try:
-        spec = load_sweep(SWEEP, smoke=True, assignments=["num_samples=4", "max_concurrent=2", "scheduler=fifo", "name=cluster",
-                                                          "time_budget_s=300"])  # fail, never hang, if a node is missing
-        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-        launch(spec, uri, address=cluster.address, storage_path=str(tmp_path / "shared"))
-    finally:
-        cluster.shutdown()
-    _, _, trials = runs_of(uri, "cluster")
-    assert len({t.data.tags["tasksweep.node_id"] for t in trials}) == 2
+    Run in a fresh process, as a user's launch would be: joining a cluster from the long-lived
+    pytest process hung in GCS connection in the full suite.
+    """
+    launch = CLI + ["launch", str(SWEEP), "--smoke", "--set", "num_samples=4", "--set", "max_concurrent=2",
+                    "--set", "scheduler=fifo", "--set", "name=cluster", "--set", "time_budget_s=300",
+                    "--storage-path", str(tmp_path / "shared")]
+    proc = subprocess.run([sys.executable, "-c", CLUSTER_SCRIPT, *launch], cwd=tmp_path, capture_output=True, text=True, timeout=500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "joining 127.0.0.1:" in proc.stderr
+    _, _, trials = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}", "cluster")
+    assert len(trials) == 4 and len({t.data.tags["tasksweep.node_id"] for t in trials}) == 2
 
 
 def test_bench_overhead_reports_both_timings(tmp_path):
