@@ -47,7 +47,7 @@ def overhead(sweep_file: str | Path = DEFAULT_SWEEP, trials: int = 4, smoke: boo
     loop_s = time.perf_counter() - start
     return {"sweep_file": str(sweep_file), "smoke": smoke, "set": list(assignments), "cpu_per_trial": spec.cpu_per_trial,
             "trials": len(configs), "epochs": spec.fixed.get("epochs"),
-            "sweep_wall_s": round(sweep_s, 2), "loop_wall_s": round(loop_s, 2), "ratio": round(sweep_s / loop_s, 3),
+            "sweep_wall_s": round(sweep_s, 3), "loop_wall_s": round(loop_s, 3), "ratio": round(sweep_s / loop_s, 3),
             "overhead_per_trial_s": round((sweep_s - loop_s) / max(1, len(configs)), 2)}
 
 

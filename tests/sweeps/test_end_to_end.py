@@ -163,6 +163,8 @@ def test_two_node_cluster_places_trials_on_both_nodes(tmp_path):
     """
     launch = CLI + ["launch", str(SWEEP), "--smoke", "--set", "num_samples=4", "--set", "max_concurrent=2",
                     "--set", "scheduler=fifo", "--set", "name=cluster", "--set", "time_budget_s=300",
+                    # trials long enough to overlap: two 1-CPU trials at once can only share two nodes
+                    "--set", "fixed.steps_per_epoch=300",
                     "--storage-path", str(tmp_path / "shared")]
     proc = subprocess.run([sys.executable, "-c", CLUSTER_SCRIPT, *launch], cwd=tmp_path, capture_output=True, text=True, timeout=500)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -175,5 +177,5 @@ def test_bench_overhead_reports_both_timings(tmp_path):
     proc = tasksweep(tmp_path, "bench", "overhead", "--trials", "1", "--json")
     result = json.loads(proc.stdout)
     assert result["trials"] == 1 and result["sweep_wall_s"] > 0 and result["loop_wall_s"] > 0
-    assert result["ratio"] == pytest.approx(result["sweep_wall_s"] / result["loop_wall_s"], rel=0.01)
+    assert result["ratio"] == pytest.approx(result["sweep_wall_s"] / result["loop_wall_s"], rel=0.02)
     assert not (tmp_path / "mlflow.db").exists()  # the benchmark's MLflow store is temporary
