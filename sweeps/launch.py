@@ -58,7 +58,9 @@ def init_ray(address: str | None) -> None:
         return
     # Without this a local Ray binds the machine's external address; with it, loopback only.
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    # address="local": always a fresh instance; a bare ray.init() joins any cluster already
+    # running on this machine (found in /tmp/ray), possibly on a non-loopback address.
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
 
 
 def _searcher(spec: SweepSpec):
