@@ -130,6 +130,33 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(f"written: {out}/*.md, *.csv")
 
 
+def cmd_seeds(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from sweeps.launch import default_tracking_uri
+    from sweeps.report import to_markdown
+    from sweeps.seeds import parse_comparisons, run_seeds, seed_specs
+
+    comparisons = parse_comparisons(args.compare)
+    specs = seed_specs(args.sweep, args.seeds, args.smoke, args.set)
+    uri = default_tracking_uri(args.tracking_uri)
+    result = run_seeds(specs, args.seeds, comparisons, uri, Path(args.sweep).parent, launch_sweeps=not args.no_launch)
+    if result is None:
+        return 130
+    rows, verdicts, runs = result
+    out = Path(args.out or f"reports/{specs[0].name.rsplit('_seed', 1)[0]}_seeds")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in (("metrics", pd.DataFrame(rows)), ("comparisons", pd.DataFrame(verdicts))):
+        print(f"## {name} (best trial of each seed's sweep, held-out split)\n\n{to_markdown(df)}\n")
+        (out / f"{name}.md").write_text(to_markdown(df) + "\n")
+        df.to_csv(out / f"{name}.csv", index=False)
+    print("best trials: " + ", ".join(f"seed {s}: run {r}" for s, r in runs.items()))
+    print(f"written: {out}/*.md, *.csv")
+    return 0
+
+
 def cmd_promote(args: argparse.Namespace) -> None:
     from sweeps.launch import default_tracking_uri
     from sweeps.registry import promote
@@ -230,6 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="folder for the .md/.csv files (default reports/<experiment>)")
     _tracking(report)
     report.set_defaults(func=cmd_report)
+
+    seeds = sub.add_parser("seeds", help="one sweep file over several seeds; compare held-out metrics of each seed's best trial")
+    seeds.add_argument("sweep", help="a sweep YAML file")
+    seeds.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    seeds.add_argument("--compare", action="append", default=[], required=True, metavar="A:B",
+                       help="does metric A beat metric B? e.g. test_acc_avg:test_acc_recnet_multi_avg (repeatable)")
+    seeds.add_argument("--smoke", action="store_true", help="the file's smoke size")
+    seeds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field for every seed")
+    seeds.add_argument("--no-launch", action="store_true", help="only read the seeds' sweeps already in MLflow")
+    seeds.add_argument("--out", help="folder for the .md/.csv files (default reports/<name>_seeds)")
+    _tracking(seeds)
+    seeds.set_defaults(func=cmd_seeds)
 
     promote = sub.add_parser("promote", help="register the best trial's model; move alias 'champion' if it beats the current one")
     promote.add_argument("--experiment", required=True, help="MLflow experiment (= sweep name)")

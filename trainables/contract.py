@@ -92,6 +92,8 @@ class Scheme:
     - ``build_enhancer(config)``: the architecture whose weights a checkpoint holds.
     - ``enhance(model, images)``: inference for the registered model.
     - ``table(metrics)``: the paper-style table rows (list of dicts) from a trial's final metrics.
+    - ``smoke``: config overrides that make ``train`` run in seconds on a CPU (the shared
+      contract tests use them and nothing else scheme-specific).
     """
 
     name: str
@@ -101,4 +103,5 @@ class Scheme:
     train: Callable[[Any, dict | None, Report], None]
     build_enhancer: Callable[[Any], nn.Module]
     table: Callable[[dict[str, float]], list[dict]]
+    smoke: dict[str, Any]
     enhance: Callable[[nn.Module, torch.Tensor], torch.Tensor] = default_enhance

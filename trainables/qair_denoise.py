@@ -234,4 +234,5 @@ SCHEME = Scheme(
     train=train,
     build_enhancer=build_enhancer,
     table=table,
+    smoke=SMOKE,
 )

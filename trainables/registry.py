@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from trainables import qair_denoise
+from trainables import qair_denoise, qrnet
 from trainables.contract import Scheme
 from trainables.errors import UserInputError
 
 SCHEMES: dict[str, Scheme] = {
     "qair_denoise": qair_denoise.SCHEME,
+    "qrnet": qrnet.SCHEME,
+    "mqrnet": qrnet.MQRNET,
 }
 
 

@@ -1,0 +1,52 @@
+"""The qrnet and mqrnet smoke presets through the real stack (Ray Tune + Optuna + MLflow on SQLite),
+then promote and load the champion in a fresh process: the launcher has no per-scheme code,
+so these check only what the presets themselves promise (their tables and objectives)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.sweeps.test_end_to_end import runs_of, tasksweep
+
+SWEEPS = Path(__file__).resolve().parents[2] / "sweeps"
+pytestmark = pytest.mark.slow
+
+# preset → (experiment, the scheme's table, rows it must hold, the objectives)
+PRESETS = {
+    "qrnet": ("qrnet_digits", ["RecNet (multiple) + C", "Fine-tuned C (multiple)", "QRNet + C"],
+              ["val_acc_avg", "val_psnr_avg"]),
+    "mqrnet": ("mqrnet_digits", ["unseen, distorted input", "QRNet (c1 only) + unseen", "MQRNet + unseen"],
+               ["val_acc_unseen_avg", "val_psnr_avg"]),
+}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_smoke_preset_sweeps_tables_and_promotes(preset, tmp_path):
+    experiment, rows, objectives = PRESETS[preset]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = tasksweep(tmp_path, "launch", str(SWEEPS / f"{preset}.yaml"), "--smoke")
+    assert "trial 2/2" in proc.stderr
+    client, parents, trials = runs_of(uri, experiment)
+    assert len(parents) == 1 and len(trials) == 2
+    assert parents[0].info.status == "FINISHED" and all(t.info.status == "FINISHED" for t in trials)
+    for t in trials:
+        assert set(objectives) <= set(t.data.metrics)
+    parent_id = parents[0].info.run_id
+    tables = {a.path for a in client.list_artifacts(parent_id, "tables")}
+    assert {f"tables/{preset}.md", "tables/pareto.md"} <= tables  # two objectives: a Pareto front
+    table = Path(client.download_artifacts(parent_id, f"tables/{preset}.md", str(tmp_path))).read_text()
+    for row in rows:
+        assert f"| {row} |" in table
+    assert "noise_20" in table and "blur_avg" in table  # per level and per type
+
+    promoted = tasksweep(tmp_path, "promote", "--experiment", experiment, "--tracking-uri", uri)
+    assert "becomes champion" in promoted.stdout
+    check = subprocess.run([sys.executable, "-m", "sweeps.champion_check", f"models:/{preset}@champion"], cwd=tmp_path,
+                           capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, timeout=300)
+    assert check.returncode == 0, check.stderr[-2000:]
+    result = json.loads(check.stdout.strip().splitlines()[-1])
+    assert result["shape"] == [256, 256, 3]  # a recovered image, any size (trained on 32 px digits)
