@@ -137,7 +137,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
 
     from sweeps.launch import default_tracking_uri
     from sweeps.report import to_markdown
-    from sweeps.seeds import parse_comparisons, run_seeds, seed_specs
+    from sweeps.seeds import log_summary, parse_comparisons, run_seeds, seed_specs
 
     comparisons = parse_comparisons(args.compare)
     specs = seed_specs(args.sweep, args.seeds, args.smoke, args.set)
@@ -146,14 +146,17 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     if result is None:
         return 130
     rows, verdicts, runs = result
-    out = Path(args.out or f"reports/{specs[0].name.rsplit('_seed', 1)[0]}_seeds")
+    name = f"{specs[0].name.rsplit('_seed', 1)[0]}_seeds"
+    tables = {"metrics": pd.DataFrame(rows), "comparisons": pd.DataFrame(verdicts)}
+    out = Path(args.out or f"reports/{name}")
     out.mkdir(parents=True, exist_ok=True)
-    for name, df in (("metrics", pd.DataFrame(rows)), ("comparisons", pd.DataFrame(verdicts))):
-        print(f"## {name} (best trial of each seed's sweep, held-out split)\n\n{to_markdown(df)}\n")
-        (out / f"{name}.md").write_text(to_markdown(df) + "\n")
-        df.to_csv(out / f"{name}.csv", index=False)
+    for table, df in tables.items():
+        print(f"## {table} (best trial of each seed's sweep, held-out split)\n\n{to_markdown(df)}\n")
+        (out / f"{table}.md").write_text(to_markdown(df) + "\n")
+        df.to_csv(out / f"{table}.csv", index=False)
+    run_id = log_summary(uri, name, str(args.sweep), runs, tables)
     print("best trials: " + ", ".join(f"seed {s}: run {r}" for s, r in runs.items()))
-    print(f"written: {out}/*.md, *.csv")
+    print(f"written: {out}/*.md, *.csv; MLflow experiment '{name}', run {run_id}")
     return 0
 
 

@@ -4,7 +4,8 @@ Seed ``s`` sets both the scheme's ``fixed.seed`` (data split, initial weights, d
 the sweep's ``seed`` (Optuna's sampler), and names the sweep ``<name>_seed<s>``, so each seed is
 an ordinary sweep in MLflow with its own tables. From each seed's best trial (chosen on the
 first objective, a validation metric, as ``tasksweep promote`` chooses) the comparison reads
-held-out metrics: ``A:B`` asks whether A beats B, seed by seed and on average.
+held-out metrics: ``A:B`` asks whether A beats B, seed by seed and on average. The two tables
+are logged on a run of the MLflow experiment ``<name>_seeds`` (and written under ``reports/``).
 """
 
 from __future__ import annotations
@@ -87,3 +88,23 @@ def run_seeds(specs: list[SweepSpec], seeds: list[int], comparisons: list[Compar
         runs[seed], per_seed[seed] = best_trial_metrics(client, spec.name)
     rows, verdicts = summarize(per_seed, comparisons)
     return rows, verdicts, runs
+
+
+def log_summary(tracking_uri: str, experiment: str, sweep_file: str, runs: dict[int, str], tables: dict) -> str:
+    """A run in ``experiment`` holding the seeds' best trial runs and the tables; returns its id."""
+    from mlflow import MlflowClient
+
+    from sweeps.report import to_markdown
+    from sweeps.tracking import ROLE
+
+    client = MlflowClient(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    run = client.create_run(experiment_id, run_name="seeds", tags={ROLE: "seeds", **{f"best_run.seed{s}": r for s, r in runs.items()}})
+    client.log_param(run.info.run_id, "sweep_file", sweep_file)
+    client.log_param(run.info.run_id, "seeds", " ".join(map(str, runs)))
+    for name, df in tables.items():
+        client.log_table(run.info.run_id, data=df, artifact_file=f"tables/{name}.json")
+        client.log_text(run.info.run_id, to_markdown(df), f"tables/{name}.md")
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id

@@ -29,14 +29,18 @@ Report = Callable[[dict[str, float], dict | None], None]
 
 
 class SchemeConfig:
-    """Mixin for a scheme's ``@dataclass`` Config: built from a flat dict, unknown keys rejected."""
+    """Mixin for a scheme's ``@dataclass`` Config: built from a flat dict, unknown keys rejected.
+
+    Errors name the scheme by its module, or by a ``SCHEME_NAME`` class attribute where one
+    module holds two schemes."""
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "SchemeConfig":
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
-            raise UserInputError(f"{cls.__module__.rsplit('.', 1)[-1]} config has no field {', '.join(map(repr, unknown))} (fields: {', '.join(known)})")
+            scheme = getattr(cls, "SCHEME_NAME", cls.__module__.rsplit(".", 1)[-1])
+            raise UserInputError(f"{scheme} config has no field {', '.join(map(repr, unknown))} (fields: {', '.join(known)})")
         hints = typing.get_type_hints(cls)
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
 

@@ -48,6 +48,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -139,6 +140,7 @@ class Config(_Shared):
 
 @dataclass
 class MConfig(_Shared):
+    SCHEME_NAME: ClassVar[str] = "mqrnet"
     lam1: float = 0.01  # λ_1 of Eq. 5, for classifiers[0] (paper: 0.01, VGG16)
     lam2: float = 0.01  # λ_2, for classifiers[1] (paper: 0.01, Inception v3)
     classifiers: tuple[str, ...] = ("small_vgg", "small_inception")  # one per λ field

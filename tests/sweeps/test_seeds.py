@@ -1,0 +1,65 @@
+"""``tasksweep seeds``: one sweep file over several seeds and the paired comparisons."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweeps.seeds import Comparison, parse_comparisons, seed_specs, summarize
+from tests.sweeps.test_end_to_end import runs_of, tasksweep
+from trainables.errors import UserInputError
+
+QRNET = Path(__file__).resolve().parents[2] / "sweeps" / "qrnet.yaml"
+
+
+def test_summary_pairs_metrics_seed_by_seed():
+    per_seed = {0: {"a": 0.9, "b": 0.8}, 1: {"a": 0.7, "b": 0.75}, 2: {"a": 0.8, "b": 0.6}}
+    rows, verdicts = summarize(per_seed, [Comparison("a", "b")])
+    assert [r["metric"] for r in rows] == ["a", "b"]
+    assert rows[0]["mean"] == pytest.approx(0.8) and rows[0]["std"] == pytest.approx(0.1)
+    assert rows[0]["seed 1"] == 0.7
+    (v,) = verdicts
+    assert v["A wins"] == "2/3"
+    assert v["mean A − B"] == pytest.approx((0.1 - 0.05 + 0.2) / 3, abs=1e-4)
+    assert v["min A − B"] == pytest.approx(-0.05)
+    with pytest.raises(UserInputError, match="'c'.*seeds \\[1\\]"):
+        summarize({0: {"c": 1.0, "a": 1.0}, 1: {"a": 1.0}}, [Comparison("a", "c")])
+
+
+def test_bad_comparisons_and_seeds_are_user_errors():
+    with pytest.raises(UserInputError, match="METRIC_A:METRIC_B"):
+        parse_comparisons(["test_acc_avg"])
+    with pytest.raises(UserInputError, match="distinct"):
+        seed_specs(QRNET, [1, 1], smoke=True, assignments=[])
+
+
+def test_each_seed_is_its_own_sweep_with_data_and_sampler_seeded():
+    specs = seed_specs(QRNET, [3, 5], smoke=True, assignments=["num_samples=1"])
+    assert [s.name for s in specs] == ["qrnet_digits_seed3", "qrnet_digits_seed5"]
+    assert [(s.seed, s.fixed["seed"], s.num_samples) for s in specs] == [(3, 3, 1), (5, 5, 1)]
+
+
+@pytest.mark.slow
+def test_seeds_command_launches_each_seed_and_compares(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["seeds", str(QRNET), "--smoke", "--seeds", "0", "1", "--set", "num_samples=1",
+            "--compare", "test_acc_avg:test_acc_distorted_avg", "--tracking-uri", uri]
+    proc = tasksweep(tmp_path, *args)
+    assert "seed 1: sweep 'qrnet_digits_seed1' (2/2)" in proc.stderr
+    metrics = pd.read_csv(tmp_path / "reports" / "qrnet_digits_seeds" / "metrics.csv").set_index("metric")
+    for seed in (0, 1):
+        client, parents, trials = runs_of(uri, f"qrnet_digits_seed{seed}")
+        assert len(parents) == 1 and len(trials) == 1
+        assert trials[0].data.params["seed"] == str(seed)  # the scheme's seed, not only Optuna's
+        assert metrics.loc["test_acc_avg", f"seed {seed}"] == pytest.approx(trials[0].data.metrics["test_acc_avg"], abs=1e-4)
+    comparisons = (tmp_path / "reports" / "qrnet_digits_seeds" / "comparisons.md").read_text()
+    assert "test_acc_avg" in comparisons and "/2 |" in comparisons
+    client, _, _ = runs_of(uri, "qrnet_digits_seed0")
+    (summary,) = client.search_runs([client.get_experiment_by_name("qrnet_digits_seeds").experiment_id])
+    assert summary.data.tags["best_run.seed1"] == runs_of(uri, "qrnet_digits_seed1")[2][0].info.run_id
+    assert {a.path for a in client.list_artifacts(summary.info.run_id, "tables")} >= {"tables/comparisons.md", "tables/metrics.json"}
+    again = tasksweep(tmp_path, *args, "--no-launch")  # reads MLflow only: no new sweep
+    assert "sweep 'qrnet_digits_seed" not in again.stderr
+    assert [len(runs_of(uri, f"qrnet_digits_seed{s}")[1]) for s in (0, 1)] == [1, 1]
+    bad = tasksweep(tmp_path, "seeds", str(QRNET), "--compare", "nocolon", "--tracking-uri", uri, check=False)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("tasksweep: error: --compare expects")
