@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from trainables import qair_stages as st
 from trainables.contract import Report, Scheme, SchemeConfig
 from trainables.data.image_files import read_rgb, to_tensor
+from trainables.device import compute_device
 from trainables.errors import UserInputError
 from trainables.metrics import psnr, ssim
 from trainables.models import DnCNN
@@ -173,6 +174,7 @@ class _SplitRun:
         sums = {"loss": 0.0, "mse": 0.0, "ap_pred": 0.0}
         for _ in range(config.steps_per_epoch):
             _, clean = st.random_patches(self.train_images, config.batch_size, config.patch, self.gen)
+            clean = clean.to(compute_device())
             output = self.model(st.noisy(clean, st.draw_sigma(config, self.gen), self.gen))  # fresh noise every step
             ap_pred = self.head(output.clamp(0, 1))  # the judge only saw images in [0, 1]
             loss, mse = coupled_loss(ap_pred, output, clean, config.lam)

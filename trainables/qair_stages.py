@@ -27,6 +27,7 @@ from trainables.data import embedded_landmarks
 from trainables.data.degradations import awgn, gaussian_blur
 from trainables.data.image_files import read_rgb, to_tensor, to_uint8
 from trainables.data.retrieval_set import RetrievalSet
+from trainables.device import compute_device
 from trainables.errors import UserInputError
 from trainables.metrics import average_precision, psnr, ranks_from_scores, ssim
 from trainables.models import DnCNN, QAIRHead
@@ -160,12 +161,13 @@ def pretrain_stage(config, progress: Progress = None) -> Path:
         picks = np.linspace(0, len(rset.imlist) - 1, min(len(rset.imlist), PRETRAIN_IMAGES)).round().astype(int)
         db = [uint8_chw(rset.load_db(i)) for i in sorted(set(picks.tolist()))]
         torch.manual_seed(config.seed)  # the initial weights
-        model = DnCNN(config.dncnn_depth, config.dncnn_width)
+        model = DnCNN(config.dncnn_depth, config.dncnn_width).to(compute_device())
         opt = torch.optim.Adam(model.parameters(), lr=config.pretrain_lr)
         gen = torch.Generator().manual_seed(config.seed)
         model.train()
         for step in range(config.pretrain_steps):
             _, clean = random_patches(db, config.batch_size, config.patch, gen)
+            clean = clean.to(compute_device())
             loss = torch.nn.functional.mse_loss(model(noisy(clean, draw_sigma(config, gen), gen)), clean)
             opt.zero_grad()
             loss.backward()
@@ -179,15 +181,15 @@ def pretrain_stage(config, progress: Progress = None) -> Path:
 
 def load_pretrained(config, progress: Progress = None) -> DnCNN:
     model = DnCNN(config.dncnn_depth, config.dncnn_width)
-    model.load_state_dict(torch.load(pretrain_stage(config, progress) / "dncnn.pt", weights_only=True))
-    return model
+    model.load_state_dict(torch.load(pretrain_stage(config, progress) / "dncnn.pt", map_location="cpu", weights_only=True))
+    return model.to(compute_device())
 
 
 def denoise(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
     """RGB uint8 → RGB uint8, the full image at once (DnCNN keeps the size: no pad or crop)."""
     model.eval()
     with torch.no_grad():
-        return to_uint8(model(to_tensor(image)[None])[0])
+        return to_uint8(model(to_tensor(image)[None].to(next(model.parameters()).device))[0].cpu())
 
 
 # ---------------------------------------------------------------- (b) AP labels
@@ -284,7 +286,7 @@ def predict_image_ap(head: QAIRHead, image: torch.Tensor, patch: int) -> float:
     h, w = image.shape[1:]
     tiles = [image[:, y:y + patch, x:x + patch] for y in range(0, h - patch + 1, patch) for x in range(0, w - patch + 1, patch)]
     with torch.no_grad():  # an image smaller than a patch is judged whole
-        return float(head(torch.stack(tiles or [image]).float().div(255)).mean())
+        return float(head(torch.stack(tiles or [image]).to(next(head.parameters()).device).float().div(255)).mean())
 
 
 def qair_stage(config, split: Split, progress: Progress = None) -> Path:
@@ -293,15 +295,15 @@ def qair_stage(config, split: Split, progress: Progress = None) -> Path:
     def build(out: Path) -> None:
         folder = labels_stage(config, progress)
         rows, images = read_labels(folder, split.train)
-        targets = torch.tensor([r["ap"] for r in rows], dtype=torch.float32)
+        targets = torch.tensor([r["ap"] for r in rows], dtype=torch.float32, device=compute_device())
         torch.manual_seed(config.seed + 1000 * split.index)
-        head = QAIRHead(backbone="small")
+        head = QAIRHead(backbone="small").to(compute_device())
         opt = torch.optim.Adam(head.parameters(), lr=config.qa_lr)
         gen = torch.Generator().manual_seed(config.seed + 1000 * split.index)
         head.train()
         for step in range(config.qa_steps):
             idx, patches = random_patches(images, config.qa_batch_size, config.patch, gen)
-            loss = (head(patches) - targets[idx]).abs().mean()  # Eq. 2: every patch gets its image's AP
+            loss = (head(patches.to(compute_device())) - targets[idx.to(compute_device())]).abs().mean()  # Eq. 2: every patch gets its image's AP
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -321,5 +323,5 @@ def qair_stage(config, split: Split, progress: Progress = None) -> Path:
 def load_qair(config, split: Split, progress: Progress = None) -> tuple[QAIRHead, dict[str, Any]]:
     folder = qair_stage(config, split, progress)
     head = QAIRHead(backbone="small")
-    head.load_state_dict(torch.load(folder / "qair.pt", weights_only=True))
-    return head.eval(), json.loads((folder / "metrics.json").read_text())
+    head.load_state_dict(torch.load(folder / "qair.pt", map_location="cpu", weights_only=True))
+    return head.to(compute_device()).eval(), json.loads((folder / "metrics.json").read_text())

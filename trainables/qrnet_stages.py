@@ -33,6 +33,7 @@ from torch import nn
 
 from trainables.data import embedded_digits
 from trainables.data.degradations import awgn, blur_kernel_size, gaussian_blur
+from trainables.device import compute_device
 from trainables.errors import UserInputError
 from trainables.metrics import psnr_per_image, ssim_per_image
 from trainables.models import QRNet, SmallInception, SmallResNet, SmallVGG, build_backbone
@@ -176,8 +177,8 @@ def build_classifier(config, name: str, n_classes: int, state_file: Path | None 
     if name in SMALL:
         model = SMALL[name](n_classes, width=config.cls_width)
         if state_file is not None:
-            model.load_state_dict(torch.load(state_file, weights_only=True))
-        return model
+            model.load_state_dict(torch.load(state_file, map_location="cpu", weights_only=True))
+        return model.to(compute_device())
     if state_file is not None:
         model = build_backbone(name, weights_path=state_file, num_classes=n_classes, normalize=True)
     else:
@@ -185,7 +186,7 @@ def build_classifier(config, name: str, n_classes: int, state_file: Path | None 
                                num_classes=n_classes, normalize=True)
     if name == "inception_v3":
         model[1].transform_input = config.pretrained_backbones  # as torchvision's builder sets it
-    return model
+    return model.to(compute_device())
 
 
 def head_of(model: nn.Module, name: str) -> nn.Module:
@@ -220,7 +221,7 @@ def _fit_classifier(config, model: nn.Module, name: str, train: Data, epochs: in
         model.eval()
         part.train()
         for idx in torch.randperm(len(y), generator=gen).split(config.batch_size // 2 if kinds else config.batch_size):
-            images, labels = as_float(x[idx]), y[idx]
+            images, labels = as_float(x[idx]).to(compute_device()), y[idx].to(compute_device())
             if kinds:
                 images, _, _, _ = half_distorted_batch(images, config, kinds, gen)
                 labels = torch.cat([labels, labels])
@@ -300,7 +301,7 @@ def train_one_epoch(model: QRNet, opt: torch.optim.Optimizer, judges: list[nn.Mo
     sums = {"train_loss": 0.0, "train_l1": 0.0, **{f"train_ce{i + 1}": 0.0 for i in range(len(judges))}}
     batches = torch.randperm(len(y), generator=generator).split(config.batch_size // 2 if kinds else config.batch_size)
     for idx in batches:
-        clean, labels = as_float(x[idx]), y[idx]
+        clean, labels = as_float(x[idx]).to(compute_device()), y[idx].to(compute_device())
         if kinds:
             inputs, targets, _, _ = half_distorted_batch(clean, config, kinds, generator)
             labels = torch.cat([labels, labels])
@@ -325,14 +326,16 @@ def eval_sets(x: torch.Tensor, config, kinds: tuple[str, ...], split: str) -> It
             gen = torch.Generator().manual_seed(config.seed * 1_000_003 + 7919 * ("val", "test").index(split) + 97 * KINDS.index(kind) + j)
             for start in range(0, len(x), config.eval_batch):
                 rows = slice(start, start + config.eval_batch)
-                clean = as_float(x[rows])
-                yield kind, level, clean, distort(clean, kind, level, gen), rows
+                clean = as_float(x[rows])  # distorted on the CPU: the same images on every device
+                distorted = distort(clean, kind, level, gen)
+                yield kind, level, clean.to(compute_device()), distorted.to(compute_device()), rows
 
 
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int) -> float:
     model.eval()
     with torch.no_grad():
-        hits = sum(int((model(images[i:i + batch]).argmax(1) == labels[i:i + batch]).sum()) for i in range(0, len(labels), batch))
+        dev = compute_device()
+        hits = sum(int((model(images[i:i + batch].to(dev)).argmax(1).cpu() == labels[i:i + batch]).sum()) for i in range(0, len(labels), batch))
     return hits / len(labels)
 
 
@@ -350,7 +353,7 @@ def evaluate(data: Data, config, kinds: tuple[str, ...], split: str, recover: Ca
             if net is not None:
                 net.eval()
             out = net(distorted).clamp(0, 1) if net is not None else distorted
-            labels = y[rows]
+            labels = y[rows].to(out.device)
             add = {("psnr", kind, level): psnr_per_image(out, clean).sum().item(),
                    ("l1", kind, level): (out - clean).abs().mean(dim=(1, 2, 3)).sum().item()}
             if with_ssim:  # the slowest metric: tables need it on test, validation does not
@@ -431,7 +434,7 @@ def pretrain_stage(config, progress: Progress = None) -> Path:
 
     def build(out: Path) -> None:
         torch.manual_seed(config.seed)  # initial weights and dropout
-        model = build_qrnet(config, config.stage_dropout)
+        model = build_qrnet(config, config.stage_dropout).to(compute_device())
         opt = torch.optim.Adam(model.parameters(), lr=config.stage_lr)
         gen = torch.Generator().manual_seed(config.seed)
         train = load_split(config, "train", progress)
@@ -446,8 +449,8 @@ def pretrain_stage(config, progress: Progress = None) -> Path:
 
 def load_qrnet(config, folder: Path, dropout: float) -> QRNet:
     model = build_qrnet(config, dropout)
-    model.load_state_dict(torch.load(folder / "qrnet.pt", weights_only=True))
-    return model
+    model.load_state_dict(torch.load(folder / "qrnet.pt", map_location="cpu", weights_only=True))
+    return model.to(compute_device())
 
 
 def enhancer_key(config, kinds: tuple[str, ...], judges: tuple[dict, ...] = (), lams: tuple[float, ...] = ()) -> dict:

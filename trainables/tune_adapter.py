@@ -28,7 +28,8 @@ def write_checkpoint(directory: str | Path, scheme_name: str, config: dict[str, 
 
 def read_state(directory: str | Path) -> dict:
     # weights_only=False: state.pt holds optimizer and RNG state written by this trial itself.
-    return torch.load(Path(directory) / STATE_FILE, weights_only=False)
+    # map_location: a trial resumed on a CPU-only node can read a GPU trial's state.
+    return torch.load(Path(directory) / STATE_FILE, map_location="cpu", weights_only=False)
 
 
 def make_trainable(scheme_name: str, fixed: dict[str, Any], cpus_per_trial: float) -> Callable[[dict], None]:
