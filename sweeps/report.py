@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pandas as pd
@@ -76,7 +77,9 @@ def _number(text: str | None):
 
 def to_markdown(df: pd.DataFrame) -> str:
     def fmt(v):
-        return f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v))
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return ""  # pandas fills a row's missing cells with NaN
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
 
     head = "| " + " | ".join(map(str, df.columns)) + " |"
     rule = "|" + "|".join("---" for _ in df.columns) + "|"

@@ -4,7 +4,7 @@ import sys
 import pytest
 import yaml
 
-from sweeps.report import pareto_front
+from sweeps.report import pareto_front, to_markdown
 from sweeps.spec import apply_set, load_sweep, resolve
 from sweeps.tracking import flatten
 from trainables.errors import UserInputError
@@ -90,6 +90,13 @@ def test_pareto_front_respects_modes():
     points = [[0.5, 30.0], [0.6, 29.0], [0.4, 31.0], [0.5, 29.5], [0.6, 28.0]]
     assert sorted(pareto_front(points, ["max", "max"])) == [0, 1, 2]
     assert pareto_front(points, ["max", "min"]) == [4]  # (0.6, 28) dominates every other point
+
+
+def test_markdown_leaves_missing_cells_empty():
+    import pandas as pd
+
+    df = pd.DataFrame([{"method": "clean input", "acc": 0.98}, {"method": "QRNet", "acc": 0.5, "psnr": 25.0}])
+    assert to_markdown(df).splitlines()[2] == "| clean input | 0.9800 |  |"
 
 
 def test_flatten_nested_dicts():
