@@ -26,7 +26,7 @@ class SearchSpace:
     def check_against(self, config_cls: type, fixed: dict) -> None:
         fields = set(config_cls.__dataclass_fields__)
         for name in self.params:
-            if name not in fields:
+            if name.split(".")[0] not in fields:  # "lams.0": item 0 of the list field lams
                 raise UserInputError(f"search space {self.source}: '{name}' is not a field of the scheme's Config (fields: {', '.join(sorted(fields))})")
             if name in fixed:
                 raise UserInputError(f"'{name}' is both searched and fixed; remove it from one of them")

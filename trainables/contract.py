@@ -32,20 +32,36 @@ class SchemeConfig:
     """Mixin for a scheme's ``@dataclass`` Config: built from a flat dict, unknown keys rejected.
 
     Errors name the scheme by its module, or by a ``SCHEME_NAME`` class attribute where one
-    module holds two schemes."""
+    module holds two schemes. A key ``name.i`` sets item ``i`` of the list field ``name``: how a
+    search space searches each weight of a list (mqrnet's ``lams.0``, ``lams.1``)."""
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "SchemeConfig":
         known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
+        scheme = getattr(cls, "SCHEME_NAME", cls.__module__.rsplit(".", 1)[-1])
+        unknown = sorted({k.split(".")[0] for k in values} - set(known))
         if unknown:
-            scheme = getattr(cls, "SCHEME_NAME", cls.__module__.rsplit(".", 1)[-1])
             raise UserInputError(f"{scheme} config has no field {', '.join(map(repr, unknown))} (fields: {', '.join(known)})")
+        values = _set_items(values, {n: f.default for n, f in known.items()}, scheme)
         hints = typing.get_type_hints(cls)
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _set_items(values: dict[str, Any], defaults: dict[str, Any], scheme: str) -> dict[str, Any]:
+    """Fold ``name.i`` keys into the list ``name`` (as given, else the field's default)."""
+    out = {k: v for k, v in values.items() if "." not in k}
+    for key in sorted(k for k in values if "." in k):
+        name, index = key.split(".", 1)
+        items = out.get(name, defaults[name])
+        if not isinstance(items, (list, tuple)) or not index.isdigit():
+            raise UserInputError(f"{scheme} config key {key!r}: 'name.i' sets item i of a list field, and {name!r} is not a list")
+        if int(index) >= len(items):
+            raise UserInputError(f"{scheme} config key {key!r}: {name!r} has {len(items)} items {list(items)}; give it as many as you search")
+        out[name] = [*items[:int(index)], values[key], *items[int(index) + 1:]]
+    return out
 
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:

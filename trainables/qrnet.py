@@ -1,7 +1,7 @@
 """QRNet and MQRNet (seed 003): a U-Net that recovers distorted images for classifiers.
 
     qrnet:   L = L1(x*, Q(x)) + λ·CE(C(Q(x)), t)                       (Eq. 4)
-    mqrnet:  L = L1(x*, Q(x)) + λ1·CE(C1(Q(x)), t) + λ2·CE(C2(Q(x)), t)  (Eq. 5)
+    mqrnet:  L = L1(x*, Q(x)) + Σ_i λ_i·CE(C_i(Q(x)), t)                (Eq. 5: two classifiers)
 
 Both go through ``qrnet_stages.coupled_loss``, the one weighted sum. Training is Algorithm 1:
 QRNet starts from the clean-pretrained stage, then every batch is ``batch_size / 2`` clean
@@ -19,7 +19,7 @@ images are distorted once per (split, type, level) with a fixed seed, so every m
 epoch sees the same images. mqrnet is judged on ``unseen``, a clean-trained classifier of a
 family not in ``classifiers`` (§III-C: trained with VGG16 + Inception v3, judged on ResNet).
 Its ``val_acc_unseen_avg`` objective does use the unseen classifier on validation images to
-pick hyperparameters (never on test); ``val_acc_c1_avg`` / ``_c2_avg`` are the strict choice.
+pick hyperparameters (never on test); ``val_acc_c1_avg``, ``val_acc_c2_avg``, ... are the strict choice.
 
 Metric names (flat floats)::
 
@@ -27,7 +27,7 @@ Metric names (flat floats)::
 
 - split: ``val`` or ``test``; metric: ``acc``, ``psnr``, ``ssim`` (recovered vs clean images;
   ``ssim`` on test only).
-- classifier (mqrnet only): ``c1``, ``c2`` (the training classifiers, in ``classifiers``
+- classifier (mqrnet only): ``c1``, ``c2``, ... (the training classifiers, in ``classifiers``
   order) or ``unseen``; qrnet names have none (its one classifier).
 - method: none for this trial's network; baselines (test only, constant across trials):
   ``distorted`` (no recovery, clean-trained classifier), ``recnet_single`` / ``recnet_multi``
@@ -38,7 +38,7 @@ Metric names (flat floats)::
   ``avg`` (mean over every type×level).
 
 Also: ``test_acc[_{classifier}]_clean`` (classifier on undistorted test images), ``val_loss``,
-``train_loss``, ``train_l1``, ``train_ce1`` (``train_ce2``), ``epoch``, ``stopped_early``,
+``train_loss``, ``train_l1``, ``train_ce1`` (``train_ce2``, ...), ``epoch``, ``stopped_early``,
 ``end_to_end`` (1.0 in end-to-end mode). Objectives: ``val_acc_avg`` (qrnet),
 ``val_acc_unseen_avg`` (mqrnet), ``val_psnr_avg``.
 """
@@ -141,21 +141,23 @@ class Config(_Shared):
 @dataclass
 class MConfig(_Shared):
     SCHEME_NAME: ClassVar[str] = "mqrnet"
-    lam1: float = 0.01  # λ_1 of Eq. 5, for classifiers[0] (paper: 0.01, VGG16)
-    lam2: float = 0.01  # λ_2, for classifiers[1] (paper: 0.01, Inception v3)
-    classifiers: tuple[str, ...] = ("small_vgg", "small_inception")  # one per λ field
+    # λ_i of Eq. 5, one per training classifier (paper: 0.01 each, for VGG16 and Inception v3);
+    # a search space searches them as lams.0, lams.1, ...
+    lams: tuple[float, ...] = (0.01, 0.01)
+    classifiers: tuple[str, ...] = ("small_vgg", "small_inception")  # trained against, two or more
     unseen: str = "small_resnet"  # judged on, never trained against (paper: ResNet)
     baseline_lam: float = 0.01  # λ of the cached one-classifier QRNet baseline (not searched)
-
-    def lams(self) -> list[float]:
-        return [self.lam1, self.lam2]
 
     def judges(self) -> tuple[str, ...]:
         return (*self.classifiers, self.unseen)
 
     def __post_init__(self):
-        if len(self.classifiers) != len(self.lams()):
-            raise UserInputError(f"mqrnet has one weight per classifier (lam1, lam2): classifiers needs {len(self.lams())} names, got {list(self.classifiers)}")
+        if len(self.classifiers) < 2:
+            raise UserInputError(f"mqrnet trains against two or more classifiers; got {list(self.classifiers)} (one is the qrnet scheme)")
+        if len(self.lams) != len(self.classifiers):
+            raise UserInputError(f"mqrnet has one weight per classifier: lams {list(self.lams)} for classifiers {list(self.classifiers)}")
+        if min(self.lams) < 0:
+            raise UserInputError(f"lams must not be negative; got {list(self.lams)}")
         if len(set(self.classifiers)) != len(self.classifiers):
             raise UserInputError(f"classifiers must be distinct; got {list(self.classifiers)}")
         if self.unseen in self.classifiers:
@@ -227,7 +229,7 @@ def mqrnet_baselines(config: MConfig, progress: st.Progress = None) -> tuple[str
     """Fig. 6 rows: the unseen classifier alone, after RecNet (multiple), after a QRNet trained
     against ``classifiers[0]`` alone; the training classifiers alongside."""
     kinds = tuple(config.distortions)
-    tags = {"c1": config.classifiers[0], "c2": config.classifiers[1], "unseen": config.unseen}
+    tags = {**dict(zip(_tags(config), config.classifiers)), "unseen": config.unseen}
 
     def compute() -> dict[str, float]:
         test = st.load_split(config, "test", progress)
@@ -306,8 +308,13 @@ def mtrain(config: MConfig, resume: dict | None, report: Report) -> None:
     _, baselines = mqrnet_baselines(config)
     judges = [st.load_classifier(config, n) for n in config.classifiers]
     unseen = {"unseen": st.load_classifier(config, config.unseen)}
-    tags = ["c1", "c2"]
-    _train(config, resume, report, judges, config.lams(), tags, unseen, [], baselines, {t: t for t in [*tags, "unseen"]})
+    tags = _tags(config)
+    _train(config, resume, report, judges, list(config.lams), tags, unseen, [], baselines, {t: t for t in [*tags, "unseen"]})
+
+
+def _tags(config: MConfig) -> list[str]:
+    """Metric tags of the training classifiers: c1, c2, ... in ``classifiers`` order."""
+    return [f"c{i + 1}" for i in range(len(config.classifiers))]
 
 
 def _data_stage(config: _Shared, progress: st.Progress) -> dict[str, str]:
@@ -384,13 +391,14 @@ def mtable(metrics: dict[str, float]) -> list[dict]:
     rows = [("unseen, distorted input", "acc", "test_acc_unseen_distorted"),
             ("RecNet (multiple) + unseen", "acc", "test_acc_unseen_recnet_multi"),
             ("QRNet (c1 only) + unseen", "acc", "test_acc_unseen_qrnet_one"),
-            ("MQRNet + unseen", "acc", "test_acc_unseen"),
-            ("c1, distorted input", "acc", "test_acc_c1_distorted"), ("MQRNet + c1", "acc", "test_acc_c1"),
-            ("c2, distorted input", "acc", "test_acc_c2_distorted"), ("MQRNet + c2", "acc", "test_acc_c2"),
-            ("distorted", "psnr", "test_psnr_distorted"), ("MQRNet", "psnr", "test_psnr"),
-            ("distorted", "ssim", "test_ssim_distorted"), ("MQRNet", "ssim", "test_ssim")]
+            ("MQRNet + unseen", "acc", "test_acc_unseen")]
+    tags = sorted({m.group(1) for m in map(re.compile(r"^test_acc_(c\d+)_clean$").match, metrics) if m}, key=lambda t: int(t[1:]))
+    for tag in tags:
+        rows += [(f"{tag}, distorted input", "acc", f"test_acc_{tag}_distorted"), (f"MQRNet + {tag}", "acc", f"test_acc_{tag}")]
+    rows += [("distorted", "psnr", "test_psnr_distorted"), ("MQRNet", "psnr", "test_psnr"),
+             ("distorted", "ssim", "test_ssim_distorted"), ("MQRNet", "ssim", "test_ssim")]
     out = [r for r in (_row(metrics, *spec) for spec in rows) if r]
-    for tag in ("unseen", "c1", "c2"):
+    for tag in ("unseen", *tags):
         if f"test_acc_{tag}_clean" in metrics:
             out.append({"method": f"{tag}, clean input", "metric": "acc", "avg": round(metrics[f"test_acc_{tag}_clean"], 4)})
     return out
@@ -409,7 +417,7 @@ SCHEME = Scheme(
 
 MQRNET = Scheme(
     name="mqrnet",
-    description="QRNet trained against two classifiers, L1 + λ1·CE1 + λ2·CE2, judged on an unseen one (seed 003, Fig. 6)",
+    description="QRNet trained against several classifiers, L1 + Σ λ_i·CE_i, judged on an unseen one (seed 003, Fig. 6)",
     Config=MConfig,
     prepare=mprepare,
     train=mtrain,

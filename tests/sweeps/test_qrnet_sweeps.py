@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.sweeps.test_end_to_end import runs_of, tasksweep
 
@@ -33,8 +34,12 @@ def test_smoke_preset_sweeps_tables_and_promotes(preset, tmp_path):
     client, parents, trials = runs_of(uri, experiment)
     assert len(parents) == 1 and len(trials) == 2
     assert parents[0].info.status == "FINISHED" and all(t.info.status == "FINISHED" for t in trials)
+    searched = yaml.safe_load((SWEEPS.parent / "search_spaces" / f"{preset}.yaml").read_text())
     for t in trials:
         assert set(objectives) <= set(t.data.metrics)
+        assert set(searched) <= set(t.data.params)  # mqrnet: lams.0, lams.1 as Optuna drew them
+    for key in searched:
+        assert trials[0].data.params[key] != trials[1].data.params[key]
     parent_id = parents[0].info.run_id
     tables = {a.path for a in client.list_artifacts(parent_id, "tables")}
     assert {f"tables/{preset}.md", "tables/pareto.md"} <= tables  # two objectives: a Pareto front

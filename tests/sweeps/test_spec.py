@@ -44,6 +44,8 @@ def test_set_overrides_nested_keys_with_yaml_values():
     ({"search_space": {"lam": {"type": "uniform", "low": 2, "high": 1}}}, "must be below high"),
     ({"search_space": {"lam": {"type": "gaussian", "low": 0, "high": 1}}}, "needs 'type'"),
     ({"fixed": {"epochs": 2, "lam": 1.0}}, "both searched and fixed"),
+    ({"search_space": {"lam.0": {"type": "uniform", "low": 0, "high": 1}}}, "'lam' is not a list"),
+    ({"scheme": "mqrnet", "fixed": {}, "search_space": {"lams.2": {"type": "uniform", "low": 0, "high": 1}}}, "'lams' has 2 items"),
     ({"fixed": {"epochs": 2, "sigmaa": 3}}, "no field 'sigmaa'"),
     ({"fixed": {"epochs": "two"}}, "must be an integer"),
     ({"objectives": [{"metric": "val_map", "mode": "up"}]}, "mode: max|min"),
@@ -113,6 +115,18 @@ def test_presets_extend_the_paper_preset():
     assert ranged.fixed["sigma_max"] == 60 and ranged.fixed["epochs"] == 2  # smoke section inherited too
     demo = load_sweep(SWEEPS_DIR / "demo.yaml")
     assert demo.multi_objective and demo.scheduler == "fifo"
+
+
+@pytest.mark.parametrize("smoke", [False, True])
+def test_every_shipped_preset_resolves(smoke):
+    from sweeps.spec import SWEEPS_DIR
+
+    presets = sorted(SWEEPS_DIR.glob("*.yaml"))
+    assert {"qrnet_end_to_end.yaml", "qrnet_small.yaml", "mqrnet.yaml"} <= {p.name for p in presets}
+    for path in presets:
+        assert load_sweep(path, smoke=smoke).name
+    assert load_sweep(SWEEPS_DIR / "qrnet_end_to_end.yaml").fixed["classifier_mode"] == "end_to_end"
+    assert load_sweep(SWEEPS_DIR / "qrnet_small.yaml", smoke=True).fixed["qrnet_small"] is True
 
 
 def test_base_cycle_is_a_user_error(tmp_path):

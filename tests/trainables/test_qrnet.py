@@ -100,14 +100,27 @@ def test_stage_keys_exclude_the_searched_and_per_trial_settings():
     assert st.pretrain_key(smoke(qrnet_base=6)) != st.pretrain_key(a)  # what a stage uses counts
     assert qr.qrnet_baselines_key(smoke(noise_levels=(10.0,))) != qr.qrnet_baselines_key(a)
     m = msmoke()
-    assert qr.mqrnet_baselines_key(m) == qr.mqrnet_baselines_key(msmoke(lam1=0.9, lam2=1e-4, lr=0.1, dropout=0.0))
+    assert qr.mqrnet_baselines_key(m) == qr.mqrnet_baselines_key(msmoke(lams=[0.9, 1e-4], lr=0.1, dropout=0.0))
     assert qr.mqrnet_baselines_key(m) != qr.mqrnet_baselines_key(msmoke(baseline_lam=0.1))
 
 
-@pytest.mark.parametrize("classifiers", [["small_vgg"], ["small_vgg", "small_inception", "vgg16"]])
-def test_mqrnet_rejects_a_classifier_weight_mismatch(classifiers):
+def test_mqrnet_rejects_a_classifier_weight_mismatch():
     with pytest.raises(UserInputError, match="one weight per classifier"):
-        msmoke(classifiers=classifiers)
+        msmoke(classifiers=["small_vgg", "small_inception", "vgg16"])
+    with pytest.raises(UserInputError, match="two or more"):
+        msmoke(classifiers=["small_vgg"], lams=[0.01])
+
+
+def test_searched_items_of_the_weight_list():
+    assert msmoke(**{"lams.1": 0.5}).lams == (0.01, 0.5)  # the other item: the default
+    three = {"classifiers": ["small_vgg", "small_inception", "vgg16"], "lams": [0.1, 0.2, 0.3]}
+    assert msmoke(**three, **{"lams.2": 0.9, "lams.0": 0.4}).lams == (0.4, 0.2, 0.9)
+    with pytest.raises(UserInputError, match="'lams' has 2 items"):
+        msmoke(**{"lams.2": 0.5})
+    with pytest.raises(UserInputError, match="'lr' is not a list"):
+        msmoke(**{"lr.0": 0.5})
+    with pytest.raises(UserInputError, match="no field 'lamz'"):
+        msmoke(**{"lamz.0": 0.5})
 
 
 def test_mqrnet_unseen_classifier_is_not_a_training_classifier():
@@ -127,7 +140,9 @@ def test_bad_configs_are_user_errors(bad):
         smoke(**bad)
 
 
-def test_mqrnet_trains_against_its_classifiers_and_only_evaluates_the_unseen(monkeypatch):
+@pytest.mark.parametrize("extra", [{}, {"classifiers": ["small_vgg", "small_inception", "resnet50"], "lams": [0.01, 0.02, 0.03],
+                                        "pretrained_backbones": False}], ids=["two", "three"])
+def test_mqrnet_trains_against_its_classifiers_and_only_evaluates_the_unseen(monkeypatch, extra):
     loaded, trained_against = [], []  # every classifier loaded (stages included), kept alive
     real_load, real_epoch = st.load_classifier, st.train_one_epoch
 
@@ -141,11 +156,15 @@ def test_mqrnet_trains_against_its_classifiers_and_only_evaluates_the_unseen(mon
 
     monkeypatch.setattr(st, "load_classifier", load)
     monkeypatch.setattr(st, "train_one_epoch", epoch)
-    config = msmoke(epochs=1)
+    config = msmoke(epochs=1, **extra)
     metrics = run(qr.mtrain, config)[-1][0]
     names = {id(m): n for n, m in loaded}
     assert {names[id(j)] for j in trained_against} == set(config.classifiers)  # the unseen: never
     assert config.unseen in names.values() and "val_acc_unseen_avg" in metrics and "test_acc_unseen_qrnet_one_avg" in metrics
+    last = len(config.classifiers)
+    assert {f"train_ce{last}", f"val_acc_c{last}_avg", f"test_acc_c{last}_clean"} <= set(metrics)
+    assert f"train_ce{last + 1}" not in metrics
+    assert {"MQRNet + unseen", f"MQRNet + c{last}", f"c{last}, clean input"} <= {r["method"] for r in qr.mtable(metrics)}
 
 
 # ---------------------------------------------------------------- early stopping, end-to-end

@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from sweeps.search_space import load_search_space
 from trainables.errors import UserInputError
 from trainables.registry import SCHEMES
 
@@ -40,9 +41,19 @@ def test_registry_is_not_empty():
 def test_searched_names_are_config_fields(name):
     space = yaml.safe_load((SEARCH_SPACES / f"{name}.yaml").read_text())
     fields = set(SCHEMES[name].Config.__dataclass_fields__)
-    assert space and set(space) <= fields
+    assert space and {k.split(".")[0] for k in space} <= fields  # "lams.0": item 0 of lams
     for spec in space.values():
         assert spec["type"] in ("uniform", "loguniform", "int", "choice")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_searched_point_lands_in_the_config(name):
+    point = load_search_space(f"{name}.yaml", SEARCH_SPACES).example()
+    config = smoke_config(name, **point)
+    for key, value in point.items():
+        field, _, index = key.partition(".")
+        got = getattr(config, field)
+        assert (got[int(index)] if index else got) == pytest.approx(value)
 
 
 @pytest.mark.parametrize("name", NAMES)
