@@ -6,6 +6,7 @@ wrong has been checked by ``sweeps.spec`` before they are called.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shlex
@@ -50,17 +51,25 @@ def existing_client(tracking_uri: str):
 
 def init_ray(address: str | None) -> None:
     import ray
+    from ray._private import ray_constants
 
     # Our ProgressPrinter is the console output; Ray's new output engine ignores verbose=0.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if address:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         return
-    # Without this a local Ray binds the machine's external address; with it, loopback only.
+    # A local Ray binds every interface unless its cluster mode is off. Ray reads the switch,
+    # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER, once, when it is imported (here already done, by
+    # ray.tune), so set the flag it was read into too; the processes Ray starts see the variable.
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
     # address="local": always a fresh instance; a bare ray.init() joins any cluster already
     # running on this machine (found in /tmp/ray), possibly on a non-loopback address.
     ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    node_ip = ray.util.get_node_ip_address()
+    if not ipaddress.ip_address(node_ip).is_loopback:  # a Ray release that reads the switch elsewhere
+        ray.shutdown()
+        raise RuntimeError(f"the local Ray came up on {node_ip}, not on loopback; refusing to run on it")
 
 
 def _searcher(spec: SweepSpec):
