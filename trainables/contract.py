@@ -1,15 +1,23 @@
-"""What every coupled scheme provides, so the launcher needs no per-scheme code.
+"""What every coupled scheme provides, so the launcher, the registry and the tests need no
+per-scheme code.
 
-A scheme is a ``Scheme`` value in ``trainables.registry.SCHEMES``. Its ``train`` is a plain
-Python loop (no Ray, no MLflow): after each epoch it calls ``report(metrics, state)``. The Ray
-adapter (``trainables.tune_adapter``) turns that into ``ray.tune.report`` with a checkpoint;
-the overhead benchmark calls ``train`` directly with a no-op ``report``.
+A scheme is a ``Scheme`` value in ``trainables.registry.SCHEMES``. The call order:
 
-Checkpoint ``state`` is a ``torch.save``-able dict. It must hold ``"epoch"`` (the number of
-epochs done) and ``"enhancer"`` (the ``state_dict`` of ``build_enhancer(config)``); everything
-else in it (optimizer, RNG) is the scheme's business. ``train(config, resume=state, ...)``
-continues after ``state["epoch"]``.
-"""
+1. ``Config.from_dict(fixed + searched)``: strict and typed (``SchemeConfig``).
+2. ``prepare(config, device, progress)`` builds (or finds in the cache) every upstream stage
+   and returns ``Stages``, ``{stage name: folder}``. The launcher calls it once in the driver
+   before any trial starts, so stages are built once; each trial calls it again for its own
+   config (a cache hit: hashing and a folder check), which is right even when a sweep searches
+   a setting a stage depends on, and on a cluster node that has not got the folders yet.
+3. ``train(config, stages, device, resume, report)`` is a plain loop (no Ray, no MLflow) that
+   loads what it needs from ``stages`` and calls ``report(metrics, state)`` after each epoch;
+   ``trainables.loop.run_epochs`` writes that loop once for every scheme.
+4. ``build_model(config)`` is the registered model's architecture; ``state[STATE_MODEL]`` holds
+   its ``state_dict``. ``model_io(config)`` declares what it takes and returns
+   (``trainables.model_io``). ``table(metrics)`` gives the paper-style rows.
+
+The device is passed in; nothing below the entry points (the Ray adapter, ``prepare`` in the
+driver, the benchmark) picks one.
 
 from __future__ import annotations
 
@@ -19,13 +27,24 @@ import typing
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from trainables.errors import UserInputError
+from trainables.model_io import ModelIO
 
 Progress = Callable[[str], None]
 Report = Callable[[dict[str, float], dict | None], None]
+Stages = dict[str, Path]
+
+# The names the launcher reads, defined here and nowhere else.
+EPOCHS_FIELD = "epochs"  # the Config field: how many epochs a trial runs (ASHA's max_t)
+EPOCH = "epoch"  # report key: epochs done so far (MLflow's step)
+STOPPED_EARLY = "stopped_early"  # report key: 1.0 when the scheme stopped itself (patience)
+STATE_EPOCH = "epoch"  # checkpoint state key: epochs done
+STATE_MODEL = "model"  # checkpoint state key: the registered model's state_dict
 
 
 class SchemeConfig:
@@ -94,34 +113,23 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def default_enhance(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) in [0, 1] → enhanced, same shape, clamped to [0, 1]."""
-    model.eval()
-    with torch.no_grad():
-        return model(images).clamp(0, 1)
-
-
 @dataclass(frozen=True)
 class Scheme:
     """A coupled training scheme, as the launcher, the registry and the reports see it.
 
-    - ``prepare(config, progress)``: build (or find in the cache) every upstream stage that does
-      not depend on searched hyperparameters; returns ``{stage name: cache key}`` for MLflow.
-      The launcher calls it once in the driver, so trials only read the cache.
-    - ``train(config, resume, report)``: the resumable epoch loop described above.
-    - ``build_enhancer(config)``: the architecture whose weights a checkpoint holds.
-    - ``enhance(model, images)``: inference for the registered model.
-    - ``table(metrics)``: the paper-style table rows (list of dicts) from a trial's final metrics.
-    - ``smoke``: config overrides that make ``train`` run in seconds on a CPU (the shared
-      contract tests use them and nothing else scheme-specific).
+    See the module docstring for the call order. ``smoke``: the config overrides that make
+    ``train`` run in seconds on a CPU, defined once: the shared contract tests use it, and a
+    sweep file's ``--smoke`` lays it over the file's ``fixed`` (then the file's own ``smoke:``
+    block, which holds sweep-sized settings such as ``num_samples``).
     """
 
     name: str
     description: str
     Config: type
-    prepare: Callable[[Any, Progress | None], dict[str, str]]
-    train: Callable[[Any, dict | None, Report], None]
-    build_enhancer: Callable[[Any], nn.Module]
+    prepare: Callable[[Any, torch.device, Progress | None], Stages]
+    train: Callable[[Any, Stages, torch.device, dict | None, Report], None]
+    build_model: Callable[[Any], nn.Module]
+    model_io: Callable[[Any], ModelIO]
     table: Callable[[dict[str, float]], list[dict]]
     smoke: dict[str, Any]
-    enhance: Callable[[nn.Module, torch.Tensor], torch.Tensor] = default_enhance
+

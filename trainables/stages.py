@@ -8,6 +8,10 @@ instead of silently reusing a stale result.
 Concurrency: several Ray trials (processes) may ask for the same stage at once. A file lock
 next to the folder makes one of them build while the others wait; the build goes to a
 temporary folder renamed into place, so a folder that exists is always complete.
+
+A scheme declares each of its stages once as a ``Stage``: its name, its version, what its key
+depends on, how to build it and how to load it. ``prepare`` calls ``Stage.ensure`` and hands
+the folders to ``train``, which calls ``Stage.load``; nobody else recomputes a key.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,7 @@ from filelock import FileLock
 
 from trainables.cache import cache_root
 
-__all__ = ["cached_stage", "stage_dir", "stage_hash"]
+__all__ = ["Stage", "cached_stage", "stage_dir", "stage_hash"]
 
 
 def stage_hash(key: dict[str, Any]) -> str:
@@ -70,3 +75,39 @@ def cached_stage(name: str, key: dict[str, Any], build: Callable[[Path], None],
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One upstream stage, declared once.
+
+    - ``key(config, *args) -> dict``: everything the output depends on, and nothing a sweep
+      searches; ``version`` is added to it (bump it when the build code changes its output).
+    - ``build(out, config, *args, device=, progress=)``: write the outputs into ``out``.
+    - ``load(folder, config, *args, device=)``: what a trial uses (a network, metrics, arrays).
+    - ``tag(*args) -> str``: the folder-name suffix of one instance (e.g. a split, a classifier).
+
+    ``args`` are the stage's own parameters (a split, a classifier name, a set of distortions).
+    """
+
+    name: str
+    version: int
+    key: Callable[..., dict]
+    build: Callable[..., None]
+    load: Callable[..., Any]
+    tag: Callable[..., str] | None = None
+
+    def full_key(self, config, *args) -> dict:
+        return {"stage": self.name, "version": self.version, **self.key(config, *args)}
+
+    def folder_name(self, *args) -> str:
+        return f"{self.name}-{self.tag(*args)}" if self.tag else self.name
+
+    def folder(self, config, *args) -> Path:
+        """Where it lives, built or not (no build)."""
+        return stage_dir(self.folder_name(*args), self.full_key(config, *args))
+
+    def ensure(self, config, *args, device, progress: Callable[[str], None] | None = None) -> Path:
+        """Build it if missing; return its folder."""
+        return cached_stage(self.folder_name(*args), self.full_key(config, *args),
+                            lambda out: self.build(out, config, *args, device=device, progress=progress), progress)
