@@ -18,6 +18,7 @@ A scheme is a ``Scheme`` value in ``trainables.registry.SCHEMES``. The call orde
 
 The device is passed in; nothing below the entry points (the Ray adapter, ``prepare`` in the
 driver, the benchmark) picks one.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +26,8 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, fields
-from typing import Any, Callable
-
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from torch import nn
