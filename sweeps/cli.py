@@ -1,7 +1,8 @@
 """The ``tasksweep`` command line.
 
-Every subcommand validates its input before doing any work: a ``UserInputError`` becomes one
-line on stderr and exit code 2.
+It only parses and dispatches: each subcommand's work lives in its own module (``launch``,
+``report``, ``seeds``, ``promote``, ``demo``, ``bench``). Every subcommand validates its input
+before doing any work: a ``UserInputError`` becomes one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from mlflow_server import ServerError
 from mlflow_server import add_cli as add_server_cli
 from sweeps.console import progress
 from trainables.errors import UserInputError
-
-
 
 
 def _print_card(card: dict) -> None:
@@ -85,7 +84,8 @@ def cmd_schemes(args: argparse.Namespace) -> None:
 def cmd_launch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sweeps.launch import default_tracking_uri, launch
+    from sweeps.launch import launch
+    from sweeps.mlflow_layout import default_tracking_uri
     from sweeps.spec import load_sweep
 
     spec = load_sweep(args.sweep, smoke=args.smoke, assignments=args.set)
@@ -96,7 +96,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from sweeps.launch import resume
-    from sweeps.tracking import SweepState
+    from sweeps.mlflow_layout import SweepState
 
     outcome = resume(args.sweep_dir)
     return _after_sweep(outcome, SweepState(outcome.sweep_dir / "tasksweep.json").read()["tracking_uri"])
@@ -112,57 +112,24 @@ def _after_sweep(outcome, tracking_uri: str) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from pathlib import Path
+    from sweeps.mlflow_layout import default_tracking_uri
+    from sweeps.report import report_experiment
 
-    from sweeps.launch import default_tracking_uri, existing_client
-    from sweeps.report import latest_sweep_run, sweep_tables, to_markdown
-
-    client = existing_client(default_tracking_uri(args.tracking_uri))
-    parent = latest_sweep_run(client, args.experiment)
-    if parent is None:
-        raise UserInputError(f"no sweep found in MLflow experiment '{args.experiment}'")
-    out = Path(args.out or f"reports/{args.experiment}")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, df in sweep_tables(client, parent).items():
-        print(f"## {name}\n\n{to_markdown(df)}\n")
-        (out / f"{name}.md").write_text(to_markdown(df) + "\n")
-        df.to_csv(out / f"{name}.csv", index=False)
-    print(f"written: {out}/*.md, *.csv")
+    report_experiment(default_tracking_uri(args.tracking_uri), args.experiment, args.out)
 
 
 def cmd_seeds(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from sweeps.mlflow_layout import default_tracking_uri
+    from sweeps.seeds import report_seeds
 
-    import pandas as pd
-
-    from sweeps.launch import default_tracking_uri
-    from sweeps.report import to_markdown
-    from sweeps.seeds import log_summary, parse_comparisons, run_seeds, seed_specs
-
-    comparisons = parse_comparisons(args.compare)
-    specs = seed_specs(args.sweep, args.seeds, args.smoke, args.set)
-    uri = default_tracking_uri(args.tracking_uri)
-    result = run_seeds(specs, args.seeds, comparisons, uri, Path(args.sweep).parent, launch_sweeps=not args.no_launch)
-    if result is None:
-        return 130
-    rows, verdicts, runs = result
-    name = f"{specs[0].name.rsplit('_seed', 1)[0]}_seeds"
-    tables = {"metrics": pd.DataFrame(rows), "comparisons": pd.DataFrame(verdicts)}
-    out = Path(args.out or f"reports/{name}")
-    out.mkdir(parents=True, exist_ok=True)
-    for table, df in tables.items():
-        print(f"## {table} (best trial of each seed's sweep, held-out split)\n\n{to_markdown(df)}\n")
-        (out / f"{table}.md").write_text(to_markdown(df) + "\n")
-        df.to_csv(out / f"{table}.csv", index=False)
-    run_id = log_summary(uri, name, str(args.sweep), runs, tables)
-    print("best trials: " + ", ".join(f"seed {s}: run {r}" for s, r in runs.items()))
-    print(f"written: {out}/*.md, *.csv; MLflow experiment '{name}', run {run_id}")
-    return 0
+    done = report_seeds(args.sweep, args.seeds, args.compare, args.smoke, args.set, default_tracking_uri(args.tracking_uri),
+                        args.out, launch_sweeps=not args.no_launch)
+    return 0 if done else 130
 
 
 def cmd_promote(args: argparse.Namespace) -> None:
-    from sweeps.launch import default_tracking_uri
-    from sweeps.registry import promote
+    from sweeps.mlflow_layout import default_tracking_uri
+    from sweeps.promote import promote
 
     uri = default_tracking_uri(args.tracking_uri)
     result = promote(uri, args.experiment, model_name=args.model_name, select_metric=args.metric)
@@ -186,37 +153,10 @@ def cmd_bench_overhead(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import os
-    import subprocess
+    from sweeps.demo import run_demo
+    from sweeps.mlflow_layout import default_tracking_uri
 
-    from sweeps.launch import default_tracking_uri, launch
-    from sweeps.registry import promote
-    from sweeps.spec import SWEEPS_DIR, load_sweep
-
-    uri = default_tracking_uri(args.tracking_uri)
-    spec = load_sweep(SWEEPS_DIR / "demo.yaml")
-    progress("demo: a two-objective sweep of qair_denoise (sigma=50) on embedded-landmarks; ~12 min on 2 CPU cores")
-    outcome = launch(spec, uri, base_dir=SWEEPS_DIR)
-    if outcome.interrupted:
-        return 130
-    result = promote(uri, spec.name)
-    print(result.message)
-    model_uri = f"models:/{result.model_name}@champion"
-    progress(f"loading {model_uri} in a fresh process and denoising a photo it never saw")
-    check = subprocess.run([sys.executable, "-m", "sweeps.champion_check", model_uri], capture_output=True, text=True,
-                           env={**os.environ, "MLFLOW_TRACKING_URI": uri})
-    if check.returncode != 0:
-        print(check.stderr[-2000:], file=sys.stderr)
-        return 1
-    seen = json.loads(check.stdout.strip().splitlines()[-1])
-    print(f"champion on a new noisy photo (sigma=50): PSNR {seen['psnr_noisy']:.2f} dB -> {seen['psnr_denoised']:.2f} dB")
-    print(f"""
-Next steps:
-  browse:   tasksweep server start        # then open http://127.0.0.1:5000 (experiment '{spec.name}')
-  tables:   tasksweep report --experiment {spec.name}
-  load it:  MLFLOW_TRACKING_URI={uri} python -c "import mlflow; m = mlflow.pyfunc.load_model('{model_uri}'); print(m.metadata.signature)"
-  paper preset: tasksweep launch sweeps/qair_denoise.yaml   (or --smoke for a 1-minute run)""")
-    return 0
+    return run_demo(default_tracking_uri(args.tracking_uri))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     launch = sub.add_parser("launch", help="run a sweep file")
     launch.add_argument("sweep", help="a sweep YAML file, e.g. sweeps/qair_denoise.yaml")
-    launch.add_argument("--smoke", action="store_true", help="shrink it to a CPU-minutes run (the file's 'smoke' section)")
+    launch.add_argument("--smoke", action="store_true", help="shrink it to a CPU-minutes run (the scheme's smoke sizes, then the file's 'smoke' section)")
     launch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field, e.g. fixed.sigma=90")
     launch.add_argument("--address", help="join an existing Ray cluster (e.g. 10.0.0.5:6379); default: a local loopback-only Ray")
     launch.add_argument("--storage-path", help="where Ray keeps trial state (shared storage for multi-node); default ./ray_results")
@@ -266,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
     seeds.add_argument("--compare", action="append", default=[], required=True, metavar="A:B",
                        help="does metric A beat metric B? e.g. test_acc_avg:test_acc_recnet_multi_avg (repeatable)")
-    seeds.add_argument("--smoke", action="store_true", help="the file's smoke size")
+    seeds.add_argument("--smoke", action="store_true", help="the scheme's smoke sizes, then the file's 'smoke' section")
     seeds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field for every seed")
     seeds.add_argument("--no-launch", action="store_true", help="only read the seeds' sweeps already in MLflow")
     seeds.add_argument("--out", help="folder for the .md/.csv files (default reports/<name>_seeds)")

@@ -15,8 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sweeps.console import progress
+from sweeps.mlflow_layout import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, SweepState, flatten, param
 from sweeps.spec import SweepSpec, resolve
-from sweeps.tracking import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, SweepState, flatten, param
+from trainables.contract import EPOCHS_FIELD
+from trainables.device import compute_device
 from trainables.errors import UserInputError
 from trainables.registry import get_scheme
 
@@ -31,22 +33,6 @@ class Outcome:
     experiment: str
     parent_run_id: str
     interrupted: bool
-
-
-def default_tracking_uri(cli_value: str | None = None) -> str:
-    """``--tracking-uri``, else MLFLOW_TRACKING_URI, else ``mlflow.db`` in the working directory."""
-    return cli_value or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
-
-
-def existing_client(tracking_uri: str):
-    """A client for reading a store that must already exist (report, promote): never creates one."""
-    from mlflow import MlflowClient
-
-    if tracking_uri.startswith("sqlite:///"):
-        path = Path(tracking_uri[len("sqlite:///"):])
-        if not path.is_file():
-            raise UserInputError(f"no MLflow database at {path} (run a sweep first, or pass --tracking-uri)")
-    return MlflowClient(tracking_uri)
 
 
 def init_ray(address: str | None) -> None:
@@ -91,17 +77,17 @@ def _searcher(spec: SweepSpec):
 
 
 def _max_epochs(spec: SweepSpec) -> int:
-    searched = spec.search_space.params.get("epochs")
+    searched = spec.search_space.params.get(EPOCHS_FIELD)
     if searched:
         return int(searched["high"])
     scheme = get_scheme(spec.scheme)
-    return scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()}).epochs
+    return getattr(scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()}), EPOCHS_FIELD)
 
 
 def _trainable(spec: SweepSpec):
     from ray import tune
 
-    from trainables.tune_adapter import make_trainable
+    from sweeps.trainable import make_trainable
 
     return tune.with_resources(make_trainable(spec.scheme, spec.fixed, spec.cpu_per_trial),
                                {"cpu": spec.cpu_per_trial, "gpu": spec.gpu_per_trial})
@@ -153,8 +139,9 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
     if (sweep_dir / STATE_NAME).exists():
         raise UserInputError(f"{sweep_dir} already holds a sweep: resume it with `tasksweep resume {sweep_dir}`")
     # Stages first: a missing dataset root or a wrong layout fails here, before MLflow is touched.
+    # Built once here; each trial's own prepare() then finds them in the cache.
     config = scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()})
-    stages = scheme.prepare(config, progress)
+    stages = scheme.prepare(config, compute_device(), progress)
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(spec.name)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(spec.name)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sweeps.console import progress
-from sweeps.tracking import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, STOPPED_EARLY, TRIAL_ID
+from sweeps.mlflow_layout import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, STOPPED_EARLY, TRIAL_ID, existing_client
+from trainables.errors import UserInputError
 from trainables.registry import get_scheme
 
 
@@ -85,6 +87,25 @@ def to_markdown(df: pd.DataFrame) -> str:
     rule = "|" + "|".join("---" for _ in df.columns) + "|"
     body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([head, rule, *body])
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out: Path, note: str = "") -> None:
+    """Print each table as Markdown and write it as ``<name>.md`` and ``<name>.csv`` under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        print(f"## {name}{note}\n\n{to_markdown(df)}\n")
+        (out / f"{name}.md").write_text(to_markdown(df) + "\n")
+        df.to_csv(out / f"{name}.csv", index=False)
+    print(f"written: {out}/*.md, *.csv")
+
+
+def report_experiment(tracking_uri: str, experiment: str, out: str | Path | None = None) -> None:
+    """``tasksweep report``: the latest sweep's tables, from MLflow alone, printed and written."""
+    client = existing_client(tracking_uri)
+    parent = latest_sweep_run(client, experiment)
+    if parent is None:
+        raise UserInputError(f"no sweep found in MLflow experiment '{experiment}'")
+    write_tables(sweep_tables(client, parent), Path(out or f"reports/{experiment}"))
 
 
 def pareto_figure(trials: pd.DataFrame, pareto: pd.DataFrame, objectives: list[dict]):

@@ -45,7 +45,7 @@ def seed_specs(path: str | Path, seeds: list[int], smoke: bool, assignments: lis
 
 
 def best_trial_metrics(client, experiment: str) -> tuple[str, dict[str, float]]:
-    from sweeps.registry import select_best_trial
+    from sweeps.promote import select_best_trial
 
     run, *_ = select_best_trial(client, experiment, None)
     return run.info.run_id, dict(run.data.metrics)
@@ -75,7 +75,8 @@ def summarize(per_seed: dict[int, dict[str, float]], comparisons: list[Compariso
 def run_seeds(specs: list[SweepSpec], seeds: list[int], comparisons: list[Comparison], tracking_uri: str,
               base_dir: Path, launch_sweeps: bool = True) -> tuple[list[dict], list[dict], dict[int, str]] | None:
     """Launch (or, with ``launch_sweeps`` False, only read) each seed's sweep; None if interrupted."""
-    from sweeps.launch import existing_client, launch
+    from sweeps.launch import launch
+    from sweeps.mlflow_layout import existing_client
 
     for seed, spec in zip(seeds, specs):
         if launch_sweeps:
@@ -90,12 +91,34 @@ def run_seeds(specs: list[SweepSpec], seeds: list[int], comparisons: list[Compar
     return rows, verdicts, runs
 
 
+def report_seeds(sweep_file: str | Path, seeds: list[int], compare: list[str], smoke: bool, assignments: list[str],
+                 tracking_uri: str, out: str | Path | None = None, launch_sweeps: bool = True) -> bool:
+    """``tasksweep seeds``: run (or read) each seed's sweep, write and log the two tables; False if interrupted."""
+    import pandas as pd
+
+    from sweeps.report import write_tables
+
+    comparisons = parse_comparisons(compare)  # before anything runs
+    specs = seed_specs(sweep_file, seeds, smoke, assignments)
+    result = run_seeds(specs, seeds, comparisons, tracking_uri, Path(sweep_file).parent, launch_sweeps=launch_sweeps)
+    if result is None:
+        return False
+    rows, verdicts, runs = result
+    name = f"{specs[0].name.rsplit('_seed', 1)[0]}_seeds"
+    tables = {"metrics": pd.DataFrame(rows), "comparisons": pd.DataFrame(verdicts)}
+    write_tables(tables, Path(out or f"reports/{name}"), " (best trial of each seed's sweep, held-out split)")
+    run_id = log_summary(tracking_uri, name, str(sweep_file), runs, tables)
+    print("best trials: " + ", ".join(f"seed {s}: run {r}" for s, r in runs.items()))
+    print(f"logged: MLflow experiment '{name}', run {run_id}")
+    return True
+
+
 def log_summary(tracking_uri: str, experiment: str, sweep_file: str, runs: dict[int, str], tables: dict) -> str:
     """A run in ``experiment`` holding the seeds' best trial runs and the tables; returns its id."""
     from mlflow import MlflowClient
 
+    from sweeps.mlflow_layout import ROLE
     from sweeps.report import to_markdown
-    from sweeps.tracking import ROLE
 
     client = MlflowClient(tracking_uri)
     found = client.get_experiment_by_name(experiment)

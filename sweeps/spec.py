@@ -15,7 +15,11 @@ A sweep file is YAML::
     keep_checkpoints: 2                 # best-k checkpoints per trial, logged to MLflow
     time_budget_s: 3600                 # optional: stop starting/continuing trials after this
     promote: {model_name: qair_denoise, metric: test_map, mode: max}
-    smoke: {num_samples: 2, fixed: {epochs: 1}}     # merged in by --smoke
+    smoke: {num_samples: 2}             # merged in by --smoke: sweep-level keys
+
+``--smoke`` lays the scheme's own ``smoke`` sizes (``Scheme.smoke``, their one definition) over
+``fixed``, then merges the file's ``smoke:`` block (sweep-level keys such as ``num_samples``; a
+``fixed`` inside it is still allowed), then ``--set``.
 
 A preset can start from another file with ``base: other.yaml`` (relative to itself) and
 override only what differs; mappings are merged key by key.
@@ -31,6 +35,7 @@ from typing import Any
 import yaml
 
 from sweeps.search_space import SearchSpace, load_search_space
+from trainables.contract import EPOCHS_FIELD
 from trainables.errors import UserInputError
 from trainables.registry import get_scheme
 
@@ -110,7 +115,7 @@ def resolve(raw: dict, base_dir: Path, smoke: bool = False, assignments: list[st
     if not isinstance(raw, dict):
         raise UserInputError("a sweep file must be a YAML mapping")
     if smoke:
-        raw = deep_merge({k: v for k, v in raw.items() if k != "smoke"}, raw.get("smoke") or {})
+        raw = apply_smoke(raw, assignments)
     raw = apply_set(raw, list(assignments))
     unknown = sorted(set(raw) - TOP_LEVEL)
     if unknown:
@@ -147,11 +152,21 @@ def resolve(raw: dict, base_dir: Path, smoke: bool = False, assignments: list[st
         raise UserInputError("scheduler 'asha' takes one objective; this sweep has several (use fifo)")
     if set(resources) - {"cpu", "gpu"}:
         raise UserInputError(f"resources_per_trial takes cpu and gpu, not {sorted(set(resources) - {'cpu', 'gpu'})}")
-    if "epochs" not in {f for f in scheme.Config.__dataclass_fields__}:
-        raise UserInputError(f"scheme {scheme.name} has no 'epochs' field, which the launcher needs")
+    if EPOCHS_FIELD not in scheme.Config.__dataclass_fields__:
+        raise UserInputError(f"scheme {scheme.name} has no '{EPOCHS_FIELD}' field, which the launcher needs")
     # Every trial's config must build: fixed values plus any point of the space.
     scheme.Config.from_dict({**fixed, **space.example()})
     return spec
+
+
+def apply_smoke(raw: dict, assignments: list[str] = ()) -> dict:
+    """The scheme's smoke sizes over ``fixed``, then the file's ``smoke:`` block (``--set`` comes after)."""
+    name = apply_set(raw, list(assignments)).get("scheme")  # --set scheme=... picks whose sizes apply
+    if name is None:
+        raise UserInputError("the sweep file has no 'scheme'")
+    sized = {k: v for k, v in raw.items() if k != "smoke"}
+    sized["fixed"] = {**(raw.get("fixed") or {}), **get_scheme(str(name)).smoke}
+    return deep_merge(sized, raw.get("smoke") or {})
 
 
 def read_sweep_file(path: Path, seen: tuple[Path, ...] = ()) -> dict:

@@ -6,59 +6,20 @@ metrics (``step`` = epoch) and the trial's best-k checkpoints under ``checkpoint
 
 Trials that the scheduler stops never run code after their last report, so the driver ends
 their runs. The trial → run mapping lives in the sweep's state file, so a resumed trial
-continues its own run instead of starting a duplicate.
+continues its own run instead of starting a duplicate. Tag names, params and the state file are
+defined in ``sweeps.mlflow_layout`` (Ray-free, for report and promote); this is only the callback.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 from ray import tune
 
-ROLE, TRIAL_ID, SCHEME = "tasksweep.role", "tasksweep.trial_id", "tasksweep.scheme"
-BEST_CHECKPOINT, STOPPED_EARLY = "tasksweep.best_checkpoint", "tasksweep.stopped_early"
-SEARCHED, OBJECTIVES, PROMOTE = "tasksweep.searched", "tasksweep.objectives", "tasksweep.promote"
-NODE = "tasksweep.node_id"
-# Ray's bookkeeping keys: not metrics of the scheme.
-_NOT_METRICS = {"training_iteration", "time_this_iter_s", "time_total_s", "timestamp", "pid", "done",
-                "time_since_restore", "iterations_since_restore", "epochs_planned"}
-
-
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{key}."))
-        else:
-            out[key] = v
-    return out
-
-
-def numeric_metrics(result: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in result.items()
-            if k not in _NOT_METRICS and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
-
-
-class SweepState:
-    """The JSON file beside Ray's run folder: resolved sweep, tracking URI, parent run, trial → run."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    def read(self) -> dict[str, Any]:
-        return json.loads(self.path.read_text())
-
-    def update(self, **changes: Any) -> dict[str, Any]:
-        data = {**(self.read() if self.path.is_file() else {}), **changes}
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, default=str))
-        tmp.replace(self.path)  # atomic: a Ctrl-C mid-write leaves the old file intact
-        return data
+from sweeps.mlflow_layout import (BEST_CHECKPOINT, NODE, ROLE, SCHEME, STOPPED_EARLY, TRIAL_ID, SweepState, flatten,
+                                  numeric_metrics, param)
 
 
 class MlflowTracker(tune.Callback):
@@ -149,12 +110,6 @@ class MlflowTracker(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self._end(trial, "FAILED")
-
-
-def param(key: str, value: Any):
-    from mlflow.entities import Param
-
-    return Param(key, json.dumps(value) if isinstance(value, (list, tuple)) else str(value))
 
 
 def _exists(path: str) -> bool:

@@ -60,7 +60,9 @@ def test_smoke_sweep_mlflow_layout(smoke_sweep):
         assert steps == list(range(1, len(steps) + 1)) and steps
         best = t.data.tags["tasksweep.best_checkpoint"]
         files = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(t.info.run_id, best)}
-        assert {"enhancer.pt", "config.json", "state.pt"} <= files
+        assert {"model.pt", "config.json", "state.pt"} <= files
+    saved = json.loads(Path(client.download_artifacts(t.info.run_id, f"{best}/config.json", str(cwd))).read_text())
+    assert saved["scheme"] == "qair_denoise" and saved["model_io"] == {"kind": "images", "scales": [1]}
     tables = {a.path for a in client.list_artifacts(parent.info.run_id, "tables")}
     assert {"tables/trials.json", "tables/trials.md", "tables/qair_denoise.json", "tables/qair_denoise.md"} <= tables
     table_md = client.download_artifacts(parent.info.run_id, "tables/qair_denoise.md", str(cwd))
@@ -81,12 +83,15 @@ def test_promote_alias_and_fresh_process_load(smoke_sweep):
     again = tasksweep(cwd, "promote", "--experiment", "qair_denoise_sigma50", "--tracking-uri", uri)
     assert "already champion" in again.stdout
     client = MlflowClient(uri)
-    assert str(client.get_model_version_by_alias("qair_denoise", "champion").version) == "1"
+    champion = client.get_model_version_by_alias("qair_denoise", "champion")
+    assert str(champion.version) == "1"
+    assert json.loads(champion.tags["tasksweep.model_io"]) == {"kind": "images", "scales": [1]}
     check = subprocess.run([sys.executable, "-m", "sweeps.champion_check", "models:/qair_denoise@champion"],
                            cwd=cwd, capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, timeout=300)
     assert check.returncode == 0, check.stderr[-2000:]
     result = json.loads(check.stdout.strip().splitlines()[-1])
-    assert result["shape"] == [256, 256, 3]
+    assert result["io"] == {"kind": "images", "scales": [1]} and result["problems"] == []
+    assert result["shape"] == [1, 256, 256, 3] and result["dtype"] == "uint8"  # uint8 in, uint8 out, any size
     assert result["psnr_denoised"] > result["psnr_noisy"]  # the smoke DnCNN still denoises
 
 

@@ -54,4 +54,5 @@ def test_smoke_preset_sweeps_tables_and_promotes(preset, tmp_path):
                            capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, timeout=300)
     assert check.returncode == 0, check.stderr[-2000:]
     result = json.loads(check.stdout.strip().splitlines()[-1])
-    assert result["shape"] == [256, 256, 3]  # a recovered image, any size (trained on 32 px digits)
+    assert result["io"] == {"kind": "images", "scales": [1]} and result["problems"] == []
+    assert result["shape"] == [1, 256, 256, 3]  # a recovered image, any size (trained on 32 px digits)

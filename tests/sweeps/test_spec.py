@@ -4,10 +4,12 @@ import sys
 import pytest
 import yaml
 
+from sweeps.mlflow_layout import flatten
 from sweeps.report import pareto_front, to_markdown
 from sweeps.spec import apply_set, load_sweep, resolve
-from sweeps.tracking import flatten
+from tests.toy_schemes import TOYS
 from trainables.errors import UserInputError
+from trainables.registry import SCHEMES
 
 BASE = {
     "name": "t",
@@ -26,8 +28,19 @@ def spec_of(**changes):
 
 def test_valid_spec_and_smoke_merge():
     spec = resolve(BASE, __import__("pathlib").Path("."), smoke=True)
-    assert spec.num_samples == 1 and spec.fixed == {"epochs": 1}
+    assert spec.num_samples == 1 and spec.fixed == {**SCHEMES["qair_denoise"].smoke, "epochs": 1}
     assert list(spec.search_space.params) == ["lam"]
+
+
+def test_smoke_lays_scheme_sizes_then_file_smoke_then_set(monkeypatch):
+    monkeypatch.setitem(SCHEMES, "toy_upscale2", TOYS["toy_upscale2"])  # smoke: epochs 2, steps_per_epoch 2
+    raw = {"name": "t", "scheme": "toy_upscale2", "search_space": {"lr": {"type": "loguniform", "low": 1e-3, "high": 1.0}},
+           "fixed": {"epochs": 9, "steps_per_epoch": 9, "width": 9}, "objectives": [{"metric": "val_loss", "mode": "min"}],
+           "num_samples": 8, "smoke": {"num_samples": 1, "fixed": {"steps_per_epoch": 1}}}
+    spec = resolve(raw, __import__("pathlib").Path("."), smoke=True, assignments=["fixed.epochs=3"])
+    # epochs: scheme 2, then --set 3; steps_per_epoch: scheme 2, then the file's smoke 1; width: the file's own
+    assert spec.fixed == {"epochs": 3, "steps_per_epoch": 1, "width": 9} and spec.num_samples == 1
+    assert resolve(raw, __import__("pathlib").Path(".")).fixed == raw["fixed"]  # without --smoke: as written
 
 
 def test_set_overrides_nested_keys_with_yaml_values():

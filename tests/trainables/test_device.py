@@ -4,6 +4,7 @@ GPU machine); on a CPU-only machine it is skipped, and the override test still r
 import pytest
 import torch
 
+from trainables.contract import STATE_MODEL
 from trainables.device import compute_device
 from trainables.registry import SCHEMES
 
@@ -15,22 +16,21 @@ def test_override_and_default(monkeypatch):
     assert compute_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _one_epoch(name: str) -> tuple[dict, dict]:
+def _one_epoch(name: str, device: torch.device) -> tuple[dict, dict]:
     scheme = SCHEMES[name]
+    config = scheme.Config.from_dict({**scheme.smoke, "epochs": 1})
     reports = []
-    scheme.train(scheme.Config.from_dict({**scheme.smoke, "epochs": 1}), None, lambda m, s: reports.append((m, s)))
+    scheme.train(config, scheme.prepare(config, device, None), device, None, lambda m, s: reports.append((m, s)))
     return reports[-1]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("name", sorted(SCHEMES))
-def test_a_gpu_trial_trains_on_the_gpu_and_its_checkpoint_loads_on_the_cpu(name, monkeypatch):
-    monkeypatch.setenv("TASKSWEEP_DEVICE", "cuda")
-    metrics, state = _one_epoch(name)
-    assert {t.device.type for t in state["enhancer"].values()} == {"cuda"}
-    monkeypatch.setenv("TASKSWEEP_DEVICE", "cpu")
-    cpu_metrics, _ = _one_epoch(name)
+def test_a_gpu_trial_trains_on_the_gpu_and_its_checkpoint_loads_on_the_cpu(name):
+    metrics, state = _one_epoch(name, torch.device("cuda"))
+    assert {t.device.type for t in state[STATE_MODEL].values()} == {"cuda"}
+    cpu_metrics, _ = _one_epoch(name, torch.device("cpu"))
     assert set(metrics) == set(cpu_metrics)
     assert all(v == v for v in metrics.values())  # no NaN
-    enhancer = SCHEMES[name].build_enhancer(SCHEMES[name].Config.from_dict(SCHEMES[name].smoke))
-    enhancer.load_state_dict({k: v.cpu() for k, v in state["enhancer"].items()})
+    model = SCHEMES[name].build_model(SCHEMES[name].Config.from_dict(SCHEMES[name].smoke))
+    model.load_state_dict({k: v.cpu() for k, v in state[STATE_MODEL].items()})

@@ -6,9 +6,13 @@ import pytest
 import torch
 
 from trainables import qair_denoise as qd
-from trainables import qair_stages as st
 from trainables.data.sources import LANDMARKS
 from trainables.errors import UserInputError
+from trainables.qair_denoise import data as dt
+from trainables.qair_denoise import stages as st
+from trainables.qair_denoise import training as tr
+
+CPU = torch.device("cpu")
 
 
 def smoke(**overrides) -> qd.Config:
@@ -17,18 +21,18 @@ def smoke(**overrides) -> qd.Config:
 
 @pytest.fixture(scope="module")
 def labels():
-    return json.loads((st.labels_stage(smoke()) / "labels.json").read_text())
+    return json.loads((st.LABELS.ensure(smoke(), device=CPU) / "labels.json").read_text())
 
 
 def test_stage_keys_ignore_the_searched_and_per_trial_settings():
     a = smoke()
     b = smoke(lam=7.0, lr=0.05, momentum=0.0, epochs=9, steps_per_epoch=3)
-    split = st.make_split([s.name for s in LANDMARKS], 0, a.n_folds)
-    for key in (st.pretrain_key, st.labels_key):
-        assert key(a) == key(b)
-    assert st.qair_key(a, split) == st.qair_key(b, split)
-    assert "lam" not in json.dumps(st.qair_key(a, split))
-    assert st.pretrain_key(smoke(sigma=30.0)) != st.pretrain_key(a)  # but what they use counts
+    split = dt.make_split([s.name for s in LANDMARKS], 0, a.n_folds)
+    for stage in (st.PRETRAIN, st.LABELS):
+        assert stage.full_key(a) == stage.full_key(b)
+    assert st.QAIR_HEAD.full_key(a, split) == st.QAIR_HEAD.full_key(b, split)
+    assert "lam" not in json.dumps(st.QAIR_HEAD.full_key(a, split))
+    assert st.PRETRAIN.full_key(smoke(sigma=30.0)) != st.PRETRAIN.full_key(a)  # but what they use counts
 
 
 def test_ap_labels_are_fractions_and_fall_with_noise(labels):
@@ -43,7 +47,7 @@ def test_ap_labels_are_fractions_and_fall_with_noise(labels):
 @pytest.mark.parametrize("n_folds", [5, 3])
 def test_splits_share_no_landmark(n_folds):
     names = [s.name for s in LANDMARKS]
-    splits = [st.make_split(names, k, n_folds) for k in range(n_folds)]
+    splits = [dt.make_split(names, k, n_folds) for k in range(n_folds)]
     for s in splits:
         assert not set(s.train) & set(s.val) and not set(s.train) & set(s.test) and not set(s.val) & set(s.test)
         assert set(s.train) | set(s.val) | set(s.test) == set(names)
@@ -52,12 +56,12 @@ def test_splits_share_no_landmark(n_folds):
     assert set().union(*tests) == set(names) - set(splits[0].val)
     assert sum(map(len, tests)) == len(set().union(*tests))  # every test fold is distinct
     with pytest.raises(UserInputError):
-        st.make_split(names, n_folds, n_folds)
+        dt.make_split(names, n_folds, n_folds)
 
 
 def test_landmark_names_of_embedded_and_real_queries():
-    assert st.landmark_of("hubble_deep_field_query3") == "hubble_deep_field"
-    assert st.landmark_of("all_souls_000013") == "all_souls"
+    assert dt.landmark_of("hubble_deep_field_query3") == "hubble_deep_field"
+    assert dt.landmark_of("all_souls_000013") == "all_souls"
 
 
 def test_the_loss_is_the_open_weighted_sum():
@@ -70,9 +74,9 @@ def test_the_loss_is_the_open_weighted_sum():
 
 
 def _fine_tune(config: qd.Config, judge_on: bool) -> torch.nn.Module:
-    rset = st.load_dataset(config)
-    split = st.make_split([st.landmark_of(q) for q in rset.qimlist], config.splits[0], config.n_folds)
-    run = qd._SplitRun(config, rset, split)
+    rset = dt.load_dataset(config)
+    split = dt.splits_of(config, rset)[0]
+    run = tr.SplitRun(config, rset, split, qd.prepare(config, CPU), CPU)
     if not judge_on:  # a constant judge: the loss is λ·MSE only, with the same patches and noise
         run.head = lambda x: torch.ones(len(x))
     for _ in range(config.epochs):
@@ -85,7 +89,7 @@ def test_a_large_lambda_stays_with_the_mse_only_fine_tune():
         # lr ∝ 1/λ keeps the MSE step fixed, so only the weight of the AP term changes
         config = smoke(lam=lam, lr=2e-2 / lam, momentum=0.0, epochs=1, steps_per_epoch=4)
         with_judge, mse_only = _fine_tune(config, True), _fine_tune(config, False)
-        start = st.load_pretrained(config).state_dict()
+        start = st.PRETRAIN.load(st.PRETRAIN.ensure(config, device=CPU), config, device=CPU).state_dict()
         moved = lambda m: sum((p - start[k]).float().norm() ** 2 for k, p in m.state_dict().items()) ** 0.5
         diff = sum((p - mse_only.state_dict()[k]).float().norm() ** 2 for k, p in with_judge.state_dict().items()) ** 0.5
         return float(diff / moved(mse_only))
@@ -94,16 +98,20 @@ def test_a_large_lambda_stays_with_the_mse_only_fine_tune():
     assert large < 0.01 and large < small / 100
 
 
-def test_with_lr_zero_the_trial_is_the_nn_baseline():
+def train_once(config: qd.Config) -> list[dict]:
     reports = []
-    qd.train(smoke(lr=0.0, epochs=1), None, lambda m, s: reports.append(m))
+    qd.train(config, qd.prepare(config, CPU), CPU, None, lambda m, s: reports.append(m))
+    return reports
+
+
+def test_with_lr_zero_the_trial_is_the_nn_baseline():
+    reports = train_once(smoke(lr=0.0, epochs=1))
     m = reports[0]
     assert m["test_map"] == m["test_map_nn"] and m["test_psnr"] == pytest.approx(m["test_psnr_nn"])
 
 
 def test_table_rows_follow_table_3():
-    reports = []
-    qd.train(smoke(epochs=1), None, lambda m, s: reports.append(m))
+    reports = train_once(smoke(epochs=1))
     rows = qd.table(reports[-1])
     assert [r["method"] for r in rows] == ["Clean", "Noisy", "NLM", "NN", "NN-QA"]
     assert rows[-1]["mAP (test)"] == round(reports[-1]["test_map"], 4)

@@ -1,6 +1,7 @@
 """qrnet / mqrnet (seed 003): the loss, Algorithm 1's batches, stage keys, config checks,
 early stopping, end-to-end heads and the Caltech101 path on a fake root."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,21 +10,33 @@ import torch
 import torch.nn.functional as F
 
 from trainables import qrnet as qr
-from trainables import qrnet_stages as st
 from trainables.errors import UserInputError
+from trainables.qrnet import algorithm as al
+from trainables.qrnet import data as dt
+from trainables.qrnet import stages as st
+from trainables.qrnet import training as tr
+from trainables.qrnet.baselines import BASELINES, MBASELINES
+from trainables.stages import Stage
+
+CPU = torch.device("cpu")
+# Smaller than SMOKE (the presets' smoke sizes, which the contract tests run): these tests need
+# the code paths, not trained networks, and build stages for many configs.
+FAST = {"train_images": 64, "eval_images": 40, "qrnet_base": 4, "pretrain_epochs": 1, "stage_epochs": 1,
+        "cls_width": 4, "cls_epochs": 2}
 
 
 def smoke(**overrides) -> qr.Config:
-    return qr.Config.from_dict({**qr.SMOKE, **overrides})
+    return qr.Config.from_dict({**qr.SMOKE, **FAST, **overrides})
 
 
 def msmoke(**overrides) -> qr.MConfig:
-    return qr.MConfig.from_dict({**qr.SMOKE, **overrides})
+    return qr.MConfig.from_dict({**qr.SMOKE, **FAST, **overrides})
 
 
-def run(train, config, resume=None) -> list[tuple[dict, dict]]:
+def run(scheme, config, resume=None, stages=None) -> list[tuple[dict, dict]]:
     reports = []
-    train(config, resume, lambda metrics, state: reports.append((metrics, state)))
+    stages = stages or scheme.prepare(config, CPU, None)
+    scheme.train(config, stages, CPU, resume, lambda metrics, state: reports.append((metrics, state)))
     return reports
 
 
@@ -35,17 +48,17 @@ def test_the_loss_is_the_open_weighted_sum():
     out, clean, labels = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 1])
     z1, z2 = torch.randn(4, 3), torch.randn(4, 3)
     l1 = (out - clean).abs().mean()
-    loss, got_l1, ces = st.qrnet_loss(out, clean, [z1], labels, [0.3])  # Eq. 4
+    loss, got_l1, ces = qr.qrnet_loss(out, clean, [z1], labels, [0.3])  # Eq. 4
     assert got_l1.item() == pytest.approx(l1.item(), rel=1e-6)
     assert loss.item() == pytest.approx(l1.item() + 0.3 * F.cross_entropy(z1, labels).item(), rel=1e-6)
-    loss, _, ces = st.qrnet_loss(out, clean, [z1, z2], labels, [0.3, 0.05])  # Eq. 5
+    loss, _, ces = qr.qrnet_loss(out, clean, [z1, z2], labels, [0.3, 0.05])  # Eq. 5
     expected = l1 + 0.3 * F.cross_entropy(z1, labels) + 0.05 * F.cross_entropy(z2, labels)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6) and len(ces) == 2
-    loss, _, _ = st.qrnet_loss(out, clean, [], labels, [])  # RecNet: L1 alone
+    loss, _, _ = qr.qrnet_loss(out, clean, [], labels, [])  # RecNet: L1 alone
     assert loss.item() == pytest.approx(l1.item(), rel=1e-6)
-    assert st.coupled_loss(0.5, [2.0, 4.0], [0.1, 0.01]) == pytest.approx(0.5 + 0.2 + 0.04)
+    assert qr.coupled_loss(0.5, [2.0, 4.0], [0.1, 0.01]) == pytest.approx(0.5 + 0.2 + 0.04)
     with pytest.raises(ValueError):
-        st.coupled_loss(0.5, [2.0], [0.1, 0.01])
+        qr.coupled_loss(0.5, [2.0], [0.1, 0.01])
 
 
 # ---------------------------------------------------------------- Algorithm 1
@@ -54,16 +67,16 @@ def test_the_loss_is_the_open_weighted_sum():
 def test_distortion_sampling_draws_only_the_configured_types_and_levels():
     config = smoke(distortions=("blur",), blur_levels=(1.5, 2.5), noise_levels=(33.0,))
     gen = torch.Generator().manual_seed(0)
-    draws = {st.sample_distortion(config, tuple(config.distortions), gen) for _ in range(200)}
+    draws = {dt.sample_distortion(config, tuple(config.distortions), gen) for _ in range(200)}
     assert draws == {("blur", 1.5), ("blur", 2.5)}
     config = smoke(noise_levels=(20.0, 40.0), blur_levels=(1.0, 3.0))
-    draws = {st.sample_distortion(config, tuple(config.distortions), gen) for _ in range(400)}
+    draws = {dt.sample_distortion(config, tuple(config.distortions), gen) for _ in range(400)}
     assert draws == {("noise", 20.0), ("noise", 40.0), ("blur", 1.0), ("blur", 3.0)}
 
 
 def test_half_of_each_training_batch_stays_clean():
     config = smoke(distortions=("noise",), noise_levels=(60.0,))
-    x, y = st.load_split(config, "train")
+    x, y = dt.load_split(config, "train", None)
     seen = []
 
     class Recorder(torch.nn.Module):  # identity enhancer that records what it is given
@@ -77,8 +90,8 @@ def test_half_of_each_training_batch_stays_clean():
 
     model = Recorder()
     opt = torch.optim.Adam(model.parameters(), lr=0.0)
-    st.train_one_epoch(model, opt, [], [], (x, y), config, ("noise",), torch.Generator().manual_seed(0))
-    clean_rows = {tuple(r.flatten().tolist()) for r in st.as_float(x)}
+    al.train_one_epoch(model, opt, [], [], (x, y), config, ("noise",), torch.Generator().manual_seed(0), CPU)
+    clean_rows = {tuple(r.flatten().tolist()) for r in dt.as_float(x)}
     assert sum(len(b) for b in seen) == 2 * len(y)  # every image once clean, once distorted
     for batch in seen:
         half = len(batch) // 2
@@ -93,15 +106,30 @@ def test_half_of_each_training_batch_stays_clean():
 def test_stage_keys_exclude_the_searched_and_per_trial_settings():
     a = smoke()
     b = smoke(lam=0.7, lr=0.05, dropout=0.45, epochs=9, patience=1, classifier_mode="end_to_end")
-    for key in (lambda c: st.classifier_key(c, c.classifier), st.pretrain_key, qr.qrnet_baselines_key,
-                lambda c: st.enhancer_key(c, ("noise", "blur")), lambda c: st.finetune_key(c, c.classifier, ("blur",))):
+    for key in (lambda c: st.CLASSIFIER.full_key(c, c.classifier), st.PRETRAIN.full_key, BASELINES.full_key,
+                lambda c: st.RECNET.full_key(c, ("noise", "blur")), lambda c: st.FINETUNED.full_key(c, c.classifier, ("blur",))):
         assert key(a) == key(b)
-    assert '"lam"' not in json.dumps(qr.qrnet_baselines_key(a))
-    assert st.pretrain_key(smoke(qrnet_base=6)) != st.pretrain_key(a)  # what a stage uses counts
-    assert qr.qrnet_baselines_key(smoke(noise_levels=(10.0,))) != qr.qrnet_baselines_key(a)
+    assert '"lam"' not in json.dumps(BASELINES.full_key(a))
+    assert st.PRETRAIN.full_key(smoke(qrnet_base=6)) != st.PRETRAIN.full_key(a)  # what a stage uses counts
+    assert BASELINES.full_key(smoke(noise_levels=(10.0,))) != BASELINES.full_key(a)
+    assert qr.prepare(a, CPU) == qr.prepare(b, CPU)  # the very folders every trial of a sweep reads
     m = msmoke()
-    assert qr.mqrnet_baselines_key(m) == qr.mqrnet_baselines_key(msmoke(lams=[0.9, 1e-4], lr=0.1, dropout=0.0))
-    assert qr.mqrnet_baselines_key(m) != qr.mqrnet_baselines_key(msmoke(baseline_lam=0.1))
+    assert MBASELINES.full_key(m) == MBASELINES.full_key(msmoke(lams=[0.9, 1e-4], lr=0.1, dropout=0.0))
+    assert MBASELINES.full_key(m) != MBASELINES.full_key(msmoke(baseline_lam=0.1))
+
+
+def test_train_reads_the_prepared_folders_and_builds_nothing(monkeypatch):
+    config = smoke(epochs=1)
+    stages = qr.prepare(config, CPU)
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("train must load from the folders prepare handed over")
+
+    monkeypatch.setattr(Stage, "ensure", no_build)
+    monkeypatch.setattr(Stage, "folder", no_build)
+    monkeypatch.setattr(Stage, "full_key", no_build)
+    (metrics, _), = run(qr.SCHEME, config, stages=stages)
+    assert metrics["test_acc_recnet_multi_avg"] == BASELINES.load(stages["baselines"], config, device=CPU)["test_acc_recnet_multi_avg"]
 
 
 def test_mqrnet_rejects_a_classifier_weight_mismatch():
@@ -119,8 +147,10 @@ def test_searched_items_of_the_weight_list():
         msmoke(**{"lams.2": 0.5})
     with pytest.raises(UserInputError, match="'lr' is not a list"):
         msmoke(**{"lr.0": 0.5})
-    with pytest.raises(UserInputError, match="no field 'lamz'"):
+    with pytest.raises(UserInputError, match="^mqrnet config has no field 'lamz'"):
         msmoke(**{"lamz.0": 0.5})
+    with pytest.raises(UserInputError, match="^qrnet config has no field 'lamz'"):  # the scheme, not the module
+        smoke(lamz=0.5)
 
 
 def test_mqrnet_unseen_classifier_is_not_a_training_classifier():
@@ -143,23 +173,23 @@ def test_bad_configs_are_user_errors(bad):
 @pytest.mark.parametrize("extra", [{}, {"classifiers": ["small_vgg", "small_inception", "resnet50"], "lams": [0.01, 0.02, 0.03],
                                         "pretrained_backbones": False}], ids=["two", "three"])
 def test_mqrnet_trains_against_its_classifiers_and_only_evaluates_the_unseen(monkeypatch, extra):
-    loaded, trained_against = [], []  # every classifier loaded (stages included), kept alive
-    real_load, real_epoch = st.load_classifier, st.train_one_epoch
+    loaded, trained_against = [], []  # every classifier the trial loads, kept alive
+    real_load, real_epoch = tr.CLASSIFIER.load, tr.train_one_epoch
 
-    def load(config, name, progress=None):
-        loaded.append((name, real_load(config, name, progress)))
+    def load(folder, config, name, *args, device):
+        loaded.append((name, real_load(folder, config, name, *args, device=device)))
         return loaded[-1][1]
 
     def epoch(model, opt, judges, *args, **kwargs):
         trained_against.extend(judges)
         return real_epoch(model, opt, judges, *args, **kwargs)
 
-    monkeypatch.setattr(st, "load_classifier", load)
-    monkeypatch.setattr(st, "train_one_epoch", epoch)
+    monkeypatch.setattr(tr, "CLASSIFIER", dataclasses.replace(tr.CLASSIFIER, load=load))
+    monkeypatch.setattr(tr, "train_one_epoch", epoch)
     config = msmoke(epochs=1, **extra)
-    metrics = run(qr.mtrain, config)[-1][0]
+    metrics = run(qr.MQRNET, config)[-1][0]
     names = {id(m): n for n, m in loaded}
-    assert {names[id(j)] for j in trained_against} == set(config.classifiers)  # the unseen: never
+    assert trained_against and {names[id(j)] for j in trained_against} == set(config.classifiers)  # the unseen: never
     assert config.unseen in names.values() and "val_acc_unseen_avg" in metrics and "test_acc_unseen_qrnet_one_avg" in metrics
     last = len(config.classifiers)
     assert {f"train_ce{last}", f"val_acc_c{last}_avg", f"test_acc_c{last}_clean"} <= set(metrics)
@@ -172,22 +202,23 @@ def test_mqrnet_trains_against_its_classifiers_and_only_evaluates_the_unseen(mon
 
 def test_patience_stops_training_and_says_so():
     # lr = 0: the validation loss never improves after the first epoch
-    reports = run(qr.train, smoke(lr=0.0, epochs=3, patience=1))
+    reports = run(qr.SCHEME, smoke(lr=0.0, epochs=3, patience=1))
     assert [m["epoch"] for m, _ in reports] == [1.0, 2.0]
     assert [m["stopped_early"] for m, _ in reports] == [0.0, 1.0]
-    assert run(qr.train, smoke(lr=0.0, epochs=3, patience=1), resume=reports[-1][1]) == []
-    full = run(qr.train, smoke(lr=0.0, epochs=2, patience=1))  # the budget ran out: not early
+    assert run(qr.SCHEME, smoke(lr=0.0, epochs=3, patience=1), resume=reports[-1][1]) == []
+    full = run(qr.SCHEME, smoke(lr=0.0, epochs=2, patience=1))  # the budget ran out: not early
     assert full[-1][0]["stopped_early"] == 0.0
 
 
 def test_end_to_end_trains_the_classifier_head_with_qrnet():
     config = smoke(classifier_mode="end_to_end", epochs=1, lr=0.01)
-    (metrics, state), = run(qr.train, config)
-    clean = st.load_classifier(config, config.classifier)
-    assert metrics["end_to_end"] == 1.0 and len(state["heads"]) == 1
-    assert not torch.equal(state["heads"][0]["weight"], clean.fc.weight)
-    (metrics, state), = run(qr.train, smoke(epochs=1))
-    assert metrics["end_to_end"] == 0.0 and state["heads"] == []
+    stages = qr.prepare(config, CPU)
+    (metrics, state), = run(qr.SCHEME, config, stages=stages)
+    clean = st.CLASSIFIER.load(stages["classifier"], config, config.classifier, device=CPU)
+    assert metrics["end_to_end"] == 1.0 and set(state["nets"]) == {"qrnet", "classifier_head"}
+    assert not torch.equal(state["nets"]["classifier_head"]["weight"], clean.fc.weight)
+    (metrics, state), = run(qr.SCHEME, smoke(epochs=1))
+    assert metrics["end_to_end"] == 0.0 and set(state["nets"]) == {"qrnet"}
     assert [r["method"] for r in qr.table(metrics)][5] == "QRNet + C"
 
 
@@ -210,12 +241,12 @@ def test_caltech101_path_on_a_fake_root(tmp_path):
     root = _fake_caltech(tmp_path)
     config = smoke(dataset="caltech101", data_root=str(root), train_images=None, eval_images=None, epochs=1,
                    classifier="resnet50", pretrained_backbones=False)
-    stages = qr.prepare(config, None)
-    assert stages["classifier"].startswith("qrnet-cls-resnet50")
-    x, y = st.load_split(config, "train")
+    stages = qr.prepare(config, CPU)
+    assert stages["classifier"].name.startswith("qrnet-cls-resnet50") and stages["data"].name.startswith("qrnet-data")
+    x, y = dt.load_split(config, "train", stages["data"])
     assert x.shape[1:] == (3, 32, 32) and x.dtype == torch.uint8 and set(y.tolist()) == {0, 1, 2}
-    assert st.num_classes(config) == 3
-    (metrics, _), = run(qr.train, config)
+    assert dt.num_classes(config, stages["data"]) == 3
+    (metrics, _), = run(qr.SCHEME, config, stages=stages)
     assert 0.0 <= metrics["test_acc_avg"] <= 1.0
 
 
@@ -223,9 +254,9 @@ def test_caltech101_missing_root_or_weights_is_one_line(tmp_path):
     config = smoke(dataset="caltech101", data_root=str(tmp_path / "nowhere"), classifier="resnet50",
                    weights_dir=str(tmp_path / "no_weights"))  # the root is named first
     with pytest.raises(UserInputError, match="missing .*101_ObjectCategories") as err:
-        qr.prepare(config, None)
+        qr.prepare(config, CPU)
     assert "\n" not in str(err.value)
     config = smoke(dataset="caltech101", data_root=str(_fake_caltech(tmp_path)), classifier="resnet50",
                    weights_dir=str(tmp_path / "no_weights"))
     with pytest.raises(UserInputError, match="ImageNet weights for resnet50 not found"):
-        qr.prepare(config, None)
+        qr.prepare(config, CPU)

@@ -63,3 +63,24 @@ def test_concurrent_callers_build_once():
     for t in threads:
         t.join()
     assert len(calls) == 1
+
+
+def test_a_declared_stage_builds_once_and_loads_from_its_folder():
+    from trainables.stages import Stage
+
+    builds = []
+
+    def build(out, config, split, *, device, progress):
+        builds.append(split)
+        (out / "value.txt").write_text(str(config["n"] * split))
+
+    stage = Stage("demo-declared", version=3, key=lambda config, split: {"n": config["n"], "split": split},
+                  build=build, load=lambda folder, config, split, *, device: int((folder / "value.txt").read_text()),
+                  tag=lambda split: f"s{split}")
+    folder = stage.ensure({"n": 7}, 2, device="cpu")
+    assert stage.ensure({"n": 7}, 2, device="cpu") == folder == stage.folder({"n": 7}, 2)
+    assert builds == [2] and folder.name.startswith("demo-declared-s2-")
+    assert stage.load(folder, {"n": 7}, 2, device="cpu") == 14
+    assert json.loads((folder / "key.json").read_text()) == {"stage": "demo-declared", "version": 3, "n": 7, "split": 2}
+    bumped = Stage("demo-declared", 4, stage.key, build, stage.load, stage.tag)
+    assert bumped.folder({"n": 7}, 2) != folder  # a new version is a new build

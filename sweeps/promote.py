@@ -3,8 +3,9 @@
 The best trial is chosen by the sweep's first objective (a validation metric, what the search
 optimised), among finished trials of the experiment. The alias moves only when that trial also
 beats the current champion on the held-out metric (``promote.metric`` of the sweep file, e.g.
-``test_map``); otherwise the new version stays registered without the alias. Aliases only:
-registry stages are deprecated.
+``test_map``) and declares the same ``model_io`` (a denoiser and a ×2 super-resolver are not
+comparable on one number); otherwise the new version stays registered without the alias. Each
+version is tagged with its ``model_io`` (JSON). Aliases only: registry stages are deprecated.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from sweeps.checkpoint import read_model_config
+from sweeps.mlflow_layout import BEST_CHECKPOINT, OBJECTIVES, PROMOTE, ROLE, existing_client
+from sweeps.pyfunc_spec import pyfunc_arguments
 from sweeps.report import latest_sweep_run
-from sweeps.tracking import BEST_CHECKPOINT, OBJECTIVES, PROMOTE, ROLE
 from trainables.errors import UserInputError
 
 CHAMPION = "champion"
 METRIC_TAG, VALUE_TAG, SOURCE_TAG = "tasksweep.heldout_metric", "tasksweep.heldout_value", "tasksweep.source_run"
-MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
+IO_TAG = "tasksweep.model_io"
 
 
 @dataclass
@@ -70,26 +71,10 @@ def _champion(client, model_name: str):
         return None
 
 
-def _signature_and_example():
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import Schema, TensorSpec
-
-    spec = Schema([TensorSpec(np.dtype(np.float32), (-1, -1, -1, 3))])
-    example = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
-    return ModelSignature(inputs=spec, outputs=spec), example
-
-
 def promote(tracking_uri: str, experiment_name: str, model_name: str | None = None, select_metric: str | None = None) -> Promotion:
-    import warnings
-
     import mlflow
 
-    from sweeps.launch import existing_client
-
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    # Type-hint validation does not cover ndarray images; the explicit signature does the job.
-    warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
-
     client = existing_client(tracking_uri)
     run, heldout, mode, default_name = select_best_trial(client, experiment_name, select_metric)
     model_name = model_name or default_name
@@ -100,22 +85,22 @@ def promote(tracking_uri: str, experiment_name: str, model_name: str | None = No
     if champion is not None and champion.tags.get(SOURCE_TAG) == run.info.run_id:
         return Promotion(model_name, champion.version, run.info.run_id, heldout, value, False,
                          f"the best trial is already champion v{champion.version}: nothing new registered")
-    signature, example = _signature_and_example()
     mlflow.set_tracking_uri(tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(client.download_artifacts(run.info.run_id, run.data.tags[BEST_CHECKPOINT], tmp))
+        io = read_model_config(folder)["model_io"]
         with mlflow.start_run(experiment_id=run.info.experiment_id, run_name=f"promote-{run.info.run_name}",
                               tags={ROLE: "promotion", SOURCE_TAG: run.info.run_id}):
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(MODEL_CODE), signature=signature, input_example=example,
-                artifacts={"weights": str(folder / "enhancer.pt"), "config": str(folder / "config.json")},
-                registered_model_name=model_name,
-            )
+            info = mlflow.pyfunc.log_model(name="model", registered_model_name=model_name, **pyfunc_arguments(folder))
     version = str(info.registered_model_version)
-    for key, tag in ((METRIC_TAG, heldout), (VALUE_TAG, str(value)), (SOURCE_TAG, run.info.run_id)):
+    for key, tag in ((METRIC_TAG, heldout), (VALUE_TAG, str(value)), (SOURCE_TAG, run.info.run_id), (IO_TAG, json.dumps(io))):
         client.set_model_version_tag(model_name, version, key, tag)
+    champion_io = json.loads(champion.tags[IO_TAG]) if champion is not None and IO_TAG in champion.tags else None
     if champion is None:
         moved, message = True, f"no champion yet: version {version} ({heldout}={value:.4f}) becomes champion"
+    elif champion_io != io:
+        moved, message = False, (f"champion v{champion.version} declares model io {json.dumps(champion_io)}, version {version} "
+                                 f"declares {json.dumps(io)}: different contracts are not comparable, alias left unchanged")
     elif champion.tags.get(METRIC_TAG) != heldout:
         moved, message = False, f"champion v{champion.version} was judged on '{champion.tags.get(METRIC_TAG)}', not '{heldout}': alias left unchanged"
     else:

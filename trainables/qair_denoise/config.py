@@ -1,0 +1,72 @@
+"""The settings of ``qair_denoise`` and its smoke sizes (the one definition of them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trainables.contract import SchemeConfig
+from trainables.data import embedded_landmarks
+from trainables.errors import UserInputError
+from trainables.qair_denoise.data import REAL, bm3d_module
+from trainables.retrieval import SiftConfig
+
+
+@dataclass
+class Config(SchemeConfig):
+    SCHEME_NAME = "qair_denoise"
+    # data: the embedded set (sizes below), or "roxford5k" / "rparis6k" read from data_root
+    dataset: str = "embedded-landmarks"
+    data_root: str | None = None
+    db_views: int = 18  # embedded database views per landmark (LandmarksSpec defaults)
+    queries_per_landmark: int = 6
+    distractor_views: int = 6
+    view_hw: tuple[int, int] = (240, 320)
+    sigma: float = 50.0  # AWGN σ in 0–255 units (Table 3: 50, Table 4: 90)
+    sigma_max: float | None = None  # set → σ uniform in [sigma, sigma_max] per image (Table 5: 30–60)
+    # fine-tuning (searched: lam, lr)
+    # λ weighs the MSE of images in [0, 1]: the (1 − AP) gradient is ~30x the MSE one at the
+    # pretrained DnCNN, so λ ≲ 1 lets the enhancer fool the judge, λ ≳ 100 stays with "NN"
+    lam: float = 10.0
+    lr: float = 1e-3  # SGD, as the paper (§6.2.1); λ·lr ≳ 0.3 diverges (MSE curvature)
+    momentum: float = 0.0  # the paper names none (Keras' SGD default is 0)
+    epochs: int = 3  # paper: 40
+    steps_per_epoch: int = 30  # a step is cheap next to the per-epoch SIFT evaluation
+    batch_size: int = 8  # enhancer patches per step (pretraining and fine-tuning)
+    patch: int = 48  # patch side for every stage (paper 124; small for CPU)
+    # enhancer: DnCNN (paper: depth 20, width 64)
+    dncnn_depth: int = 8
+    dncnn_width: int = 32
+    pretrain_steps: int = 1000  # Adam steps of the MSE-only "NN" baseline (paper: 40 epochs)
+    pretrain_lr: float = 1e-3
+    # judge: QAIR head on the "small" CPU trunk (paper: VGG-16), Adam + MAE (Eq. 2)
+    qa_steps: int = 500
+    qa_lr: float = 1e-3
+    qa_batch_size: int = 16
+    # evaluation
+    n_folds: int = 5  # test folds over the non-validation landmarks
+    splits: tuple[int, ...] = (0, 1, 2)  # which folds this trial runs (metrics: mean over them)
+    sift_features: int = SiftConfig().n_features
+    classical: str = "nlm"  # the classical denoiser in the labels and tables: "nlm" or "bm3d"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.dataset not in (embedded_landmarks.NAME, *REAL):
+            raise UserInputError(f"qair_denoise dataset must be one of embedded-landmarks, {', '.join(REAL)}; got {self.dataset!r}")
+        if self.dataset in REAL and not self.data_root:
+            raise UserInputError(f"dataset {self.dataset!r} needs data_root (the folder holding {self.dataset}/)")
+        if self.classical == "bm3d":
+            bm3d_module()  # fail before any work if the optional extra is missing
+        elif self.classical != "nlm":
+            raise UserInputError(f"classical must be 'nlm' or 'bm3d', got {self.classical!r}")
+        if self.sigma_max is not None and self.sigma_max <= self.sigma:
+            raise UserInputError(f"sigma_max ({self.sigma_max}) must be above sigma ({self.sigma})")
+        if not self.splits or any(not 0 <= s < self.n_folds for s in self.splits):
+            raise UserInputError(f"splits must be a non-empty subset of 0..{self.n_folds - 1}, got {self.splits}")
+
+
+# Tiny data and networks: a CPU-minutes run through the real stack (contract tests, --smoke).
+# 80 pretraining steps: enough that the smoke DnCNN already denoises a photo it never saw.
+SMOKE = {"db_views": 3, "queries_per_landmark": 2, "distractor_views": 1, "view_hw": (96, 128),
+         "epochs": 2, "steps_per_epoch": 2, "batch_size": 4, "patch": 32, "dncnn_depth": 3,
+         "dncnn_width": 8, "pretrain_steps": 80, "qa_steps": 10, "qa_batch_size": 8,
+         "splits": (0,), "sift_features": 150}

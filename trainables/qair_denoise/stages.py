@@ -1,0 +1,187 @@
+"""The upstream stages of ``qair_denoise`` (seed 000 §6.2.1), each declared once as a ``Stage``.
+
+- ``PRETRAIN``: DnCNN trained with MSE on AWGN-σ patches of the database images (the "NN" row).
+- ``LABELS``: every query in 10 distorted versions (noise σ 3..44, blur σ 0.5..2, the stage-a
+  DnCNN and a classical denoiser applied to the σ-noisy query), each labelled with its true
+  SIFT AP; plus the σ-noisy queries every trial evaluates on and the per-query baselines.
+- ``QAIR_HEAD`` (one per split): the QAIR head trained with MAE on the train landmarks' labels.
+
+Keys hold everything a stage's output depends on (dataset, sizes, seed) and nothing the sweep
+searches (λ, lr, epochs), so every trial of a sweep shares them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainables.data.degradations import gaussian_blur
+from trainables.data.image_files import read_rgb, to_tensor, to_uint8
+from trainables.metrics import psnr, ssim
+from trainables.models import DnCNN, QAIRHead
+from trainables.qair_denoise.data import (Split, classical_denoise, dataset_key, denoise, draw_sigma, landmark_of,
+                                          load_dataset, noisy, query_ap, random_patches, sift_backend, uint8_chw,
+                                          write_png)
+from trainables.stages import Stage
+
+LABEL_NOISE = (3.0, 8.0, 14.0, 26.0, 44.0)  # §6.2.1, 0–255 units
+LABEL_BLUR = (0.5, 1.0, 2.0)
+PRETRAIN_IMAGES = 300  # at most this many database images (evenly spaced) held in memory
+
+
+# ---------------------------------------------------------------- (a) pretrain DnCNN
+
+
+def _pretrain_key(config) -> dict:
+    return {"data": dataset_key(config), "sigma": config.sigma, "sigma_max": config.sigma_max,
+            "depth": config.dncnn_depth, "width": config.dncnn_width, "patch": config.patch,
+            "batch": config.batch_size, "steps": config.pretrain_steps, "lr": config.pretrain_lr,
+            "seed": config.seed}
+
+
+def _build_pretrain(out: Path, config, *, device, progress) -> None:
+    rset = load_dataset(config)
+    picks = np.linspace(0, len(rset.imlist) - 1, min(len(rset.imlist), PRETRAIN_IMAGES)).round().astype(int)
+    db = [uint8_chw(rset.load_db(i)) for i in sorted(set(picks.tolist()))]
+    torch.manual_seed(config.seed)  # the initial weights
+    model = DnCNN(config.dncnn_depth, config.dncnn_width).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=config.pretrain_lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    model.train()
+    for step in range(config.pretrain_steps):
+        _, clean = random_patches(db, config.batch_size, config.patch, gen)
+        clean = clean.to(device)
+        loss = torch.nn.functional.mse_loss(model(noisy(clean, draw_sigma(config, gen), gen)), clean)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if progress and (step + 1) % 100 == 0:
+            progress(f"pretrain DnCNN step {step + 1}/{config.pretrain_steps}: mse {loss.item():.5f}")
+    torch.save(model.state_dict(), out / "dncnn.pt")
+
+
+def _load_pretrain(folder: Path, config, *, device) -> DnCNN:
+    model = DnCNN(config.dncnn_depth, config.dncnn_width)
+    model.load_state_dict(torch.load(folder / "dncnn.pt", map_location="cpu", weights_only=True))
+    return model.to(device)
+
+
+PRETRAIN = Stage("qair-pretrain", version=1, key=_pretrain_key, build=_build_pretrain, load=_load_pretrain)
+
+
+# ---------------------------------------------------------------- (b) AP labels
+
+
+def _labels_key(config) -> dict:
+    return {"pretrain": PRETRAIN.full_key(config), "classical": config.classical,
+            "sift_features": config.sift_features, "noise": LABEL_NOISE, "blur": LABEL_BLUR}
+
+
+def _build_labels(out: Path, config, *, device, progress) -> None:
+    """``labels.json`` (query, landmark, version, file, ap), ``images/``, ``noisy/`` (the σ-noisy
+    queries trials evaluate on) and ``baselines.json`` ({query: {method: {ap, psnr, ssim}}})."""
+    rset = load_dataset(config)
+    backend = sift_backend(config, rset, progress)
+    dncnn = PRETRAIN.load(PRETRAIN.ensure(config, device=device, progress=progress), config, device=device)
+    (out / "images").mkdir()
+    (out / "noisy").mkdir()
+    labels, baselines = [], {}
+    for i, name in enumerate(rset.qimlist):
+        clean = rset.load_query(i)
+        x = to_tensor(clean)[None]
+        gen = torch.Generator().manual_seed(config.seed * 100_003 + i)  # per query: order-free
+        sigma = draw_sigma(config, gen)  # the classical denoiser is told the true σ, as BM3D needs
+        sigma_noisy = to_uint8(noisy(x, sigma, gen)[0])
+        write_png(out / "noisy" / f"{name}.png", sigma_noisy)
+        versions = {f"noise{s:g}": to_uint8(noisy(x, s, gen)[0]) for s in LABEL_NOISE}
+        versions |= {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
+        versions["nn"] = denoise(dncnn, sigma_noisy)
+        versions[config.classical] = classical_denoise(config.classical, sigma_noisy, sigma)
+        aps = {v: query_ap(backend, rset, i, img) for v, img in versions.items()}
+        for v, img in versions.items():
+            file = f"images/{name}__{v}.png"
+            write_png(out / file, img)
+            labels.append({"query": name, "landmark": landmark_of(name), "version": v, "file": file, "ap": aps[v]})
+        methods = {"clean": (clean, query_ap(backend, rset, i, clean)),
+                   "noisy": (sigma_noisy, query_ap(backend, rset, i, sigma_noisy)),
+                   "nn": (versions["nn"], aps["nn"]),
+                   config.classical: (versions[config.classical], aps[config.classical])}
+        baselines[name] = {m: {"ap": ap, "psnr": psnr(to_tensor(img)[None], x), "ssim": ssim(to_tensor(img)[None], x)}
+                           for m, (img, ap) in methods.items()}
+        if progress and ((i + 1) % 8 == 0 or i + 1 == len(rset.qimlist)):
+            progress(f"AP labels: {i + 1}/{len(rset.qimlist)} queries")
+    (out / "labels.json").write_text(json.dumps(labels, indent=0))
+    (out / "baselines.json").write_text(json.dumps(baselines, indent=1))
+
+
+LABELS = Stage("qair-labels", version=1, key=_labels_key, build=_build_labels,
+               load=lambda folder, config, *, device: folder)  # trials read its files
+
+
+def read_labels(folder: Path, landmarks: tuple[str, ...]) -> tuple[list[dict], list[torch.Tensor]]:
+    """The labelled images (uint8 (3, H, W)) of ``landmarks``, queries without positives left out."""
+    rows = [r for r in json.loads((folder / "labels.json").read_text())
+            if r["landmark"] in landmarks and r["ap"] == r["ap"]]  # NaN AP: no positives
+    return rows, [uint8_chw(read_rgb(folder / r["file"])) for r in rows]
+
+
+# ---------------------------------------------------------------- (c) QAIR head per split
+
+
+def _qair_key(config, split: Split) -> dict:
+    return {"labels": LABELS.full_key(config), "train": split.train, "test": split.test, "patch": config.patch,
+            "batch": config.qa_batch_size, "steps": config.qa_steps, "lr": config.qa_lr, "seed": config.seed}
+
+
+def predict_image_ap(head: QAIRHead, image: torch.Tensor, patch: int) -> float:
+    """An image's predicted AP: the mean over its non-overlapping patches (§6.2: patch-based)."""
+    h, w = image.shape[1:]
+    tiles = [image[:, y:y + patch, x:x + patch] for y in range(0, h - patch + 1, patch) for x in range(0, w - patch + 1, patch)]
+    with torch.no_grad():  # an image smaller than a patch is judged whole
+        return float(head(torch.stack(tiles or [image]).to(next(head.parameters()).device).float().div(255)).mean())
+
+
+def _build_qair(out: Path, config, split: Split, *, device, progress) -> None:
+    """``qair.pt`` and ``metrics.json``: image-level MAE on the test landmarks (Table 1)."""
+    folder = LABELS.ensure(config, device=device, progress=progress)
+    rows, images = read_labels(folder, split.train)
+    targets = torch.tensor([r["ap"] for r in rows], dtype=torch.float32, device=device)
+    torch.manual_seed(config.seed + 1000 * split.index)
+    head = QAIRHead(backbone="small").to(device)
+    opt = torch.optim.Adam(head.parameters(), lr=config.qa_lr)
+    gen = torch.Generator().manual_seed(config.seed + 1000 * split.index)
+    head.train()
+    for _ in range(config.qa_steps):
+        idx, patches = random_patches(images, config.qa_batch_size, config.patch, gen)
+        loss = (head(patches.to(device)) - targets[idx.to(device)]).abs().mean()  # Eq. 2: every patch gets its image's AP
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    head.eval()
+    test_rows, test_images = read_labels(folder, split.test)
+    errors = [abs(predict_image_ap(head, img, config.patch) - r["ap"]) for r, img in zip(test_rows, test_images)]
+    denoised = [e for e, r in zip(errors, test_rows) if r["version"] == "nn"]
+    metrics = {"mae": float(np.mean(errors)), "mae_denoised": float(np.mean(denoised)), "last_train_loss": loss.item()}
+    if progress:
+        progress(f"QAIR head split {split.index}: test MAE {metrics['mae']:.3f} (denoised only {metrics['mae_denoised']:.3f})")
+    torch.save(head.state_dict(), out / "qair.pt")
+    (out / "metrics.json").write_text(json.dumps(metrics))
+
+
+def _load_qair(folder: Path, config, split: Split, *, device) -> tuple[QAIRHead, dict]:
+    """The frozen head (eval mode, no grad) and its Table-1 metrics."""
+    head = QAIRHead(backbone="small")
+    head.load_state_dict(torch.load(folder / "qair.pt", map_location="cpu", weights_only=True))
+    return head.to(device).eval().requires_grad_(False), json.loads((folder / "metrics.json").read_text())
+
+
+QAIR_HEAD = Stage("qair-head", version=1, key=_qair_key, build=_build_qair, load=_load_qair,
+                  tag=lambda split: f"s{split.index}")
+
+
+def head_stage_name(split: Split) -> str:
+    """The name under which ``prepare`` hands over split ``split``'s head."""
+    return f"qair_head_s{split.index}"

@@ -1,0 +1,134 @@
+"""QAIR denoising (seed 000 §4.1, §6.2.1, Table 3): fine-tune DnCNN with a frozen AP predictor.
+
+    loss = (1 − QAIR(DnCNN(noisy))).mean() + λ · MSE(DnCNN(noisy), clean)        (Eq. 3)
+
+The upstream stages (pretrained DnCNN, true-AP labels, one QAIR head per split) are built once
+by ``prepare`` (``stages.py``); a trial only fine-tunes and evaluates.
+
+Splits: the paper learns λ "through a validation dataset": here Optuna maximises ``val_map``
+(mean over ``splits``) and the tables report ``test_map``. Validation never overlaps a test
+fold, so λ never sees test content. Retrieval is SIFT + RANSAC against the clean database; AP
+is revisitop Medium.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from trainables.contract import Progress, Report, Stages
+from trainables.data.image_files import read_rgb, to_tensor
+from trainables.loop import Trainees, run_epochs
+from trainables.metrics import psnr, ssim
+from trainables.models import DnCNN
+from trainables.qair_denoise.config import Config
+from trainables.qair_denoise.data import (Split, denoise, draw_sigma, load_dataset, noisy, query_ap, query_indices,
+                                          random_patches, sift_backend, splits_of, uint8_chw)
+from trainables.qair_denoise.stages import LABELS, PRETRAIN, QAIR_HEAD, head_stage_name
+
+
+def coupled_loss(ap_pred: torch.Tensor, output: torch.Tensor, clean: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 3, the one weighted sum: ``(1 − AP).mean() + λ·MSE``; returns (loss, mse)."""
+    mse = F.mse_loss(output, clean)
+    return (1 - ap_pred).mean() + lam * mse, mse
+
+
+def build_model(config: Config) -> DnCNN:
+    return DnCNN(config.dncnn_depth, config.dncnn_width)
+
+
+def prepare(config: Config, device: torch.device, progress: Progress | None = None) -> Stages:
+    """Build (or find) the pretrained DnCNN, the AP labels and every split's QAIR head."""
+    stages = {"pretrain": PRETRAIN.ensure(config, device=device, progress=progress),
+              "labels": LABELS.ensure(config, device=device, progress=progress)}
+    for split in splits_of(config, load_dataset(config)):
+        stages[head_stage_name(split)] = QAIR_HEAD.ensure(config, split, device=device, progress=progress)
+    return stages
+
+
+def evaluate(model: torch.nn.Module, rset, backend, indices: list[int], noisy_dir: Path) -> dict[str, float]:
+    """Denoise each σ-noisy query whole, rank it against the clean database: mAP, PSNR, SSIM."""
+    aps, psnrs, ssims = [], [], []
+    for i in indices:
+        out = denoise(model, read_rgb(noisy_dir / f"{rset.qimlist[i]}.png"))
+        aps.append(query_ap(backend, rset, i, out))
+        x, y = to_tensor(out)[None], to_tensor(rset.load_query(i))[None]
+        psnrs.append(psnr(x, y))
+        ssims.append(ssim(x, y))
+    return {"map": float(np.nanmean(aps)), "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims))}
+
+
+def baseline_metrics(config: Config, rset, splits: list[Split], stages: Stages, qair_metrics: list[dict]) -> dict[str, float]:
+    """Constant rows of Table 3 and Table 1, as means over the splits of per-split means."""
+    per_query = json.loads((stages["labels"] / "baselines.json").read_text())
+    rows: dict[str, list[float]] = {}
+    for split, head_metrics in zip(splits, qair_metrics):
+        for part, names in (("test", split.test), ("val", split.val)):
+            queries = [rset.qimlist[i] for i in query_indices(rset, names)]
+            for method in ("clean", "noisy", "nn", config.classical):
+                for m in ("ap", "psnr", "ssim"):
+                    if m != "ap" and (method == "clean" or part == "val"):
+                        continue  # clean PSNR is infinite; val only needs mAP
+                    name = f"{part}_{'map' if m == 'ap' else m}_{method}"
+                    rows.setdefault(name, []).append(float(np.nanmean([per_query[q][method][m] for q in queries])))
+        rows.setdefault("qair_mae", []).append(head_metrics["mae"])
+        rows.setdefault("qair_mae_denoised", []).append(head_metrics["mae_denoised"])
+    return {k: float(np.mean(v)) for k, v in rows.items()}
+
+
+class SplitRun:
+    """One split's fine-tuning: its DnCNN, SGD state, patch/noise generator and frozen judge."""
+
+    def __init__(self, config: Config, rset, split: Split, stages: Stages, device: torch.device):
+        self.split, self.device = split, device
+        self.model = PRETRAIN.load(stages["pretrain"], config, device=device)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum)
+        self.gen = torch.Generator().manual_seed(config.seed * 7919 + split.index)
+        self.head, self.head_metrics = QAIR_HEAD.load(stages[head_stage_name(split)], config, split, device=device)
+        self.train_images = [uint8_chw(rset.load_query(i)) for i in query_indices(rset, split.train)]
+
+    def train_one_epoch(self, config: Config) -> dict[str, float]:
+        # BN keeps the pretraining statistics: batches of a few patches from a few dozen queries
+        # would make them noisy, and with lr = 0 the enhancer then stays exactly the NN baseline
+        self.model.eval()
+        sums = {"loss": 0.0, "mse": 0.0, "ap_pred": 0.0}
+        for _ in range(config.steps_per_epoch):
+            _, clean = random_patches(self.train_images, config.batch_size, config.patch, self.gen)
+            clean = clean.to(self.device)
+            output = self.model(noisy(clean, draw_sigma(config, self.gen), self.gen))  # fresh noise every step
+            ap_pred = self.head(output.clamp(0, 1))  # the judge only saw images in [0, 1]
+            loss, mse = coupled_loss(ap_pred, output, clean, config.lam)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            for k, v in (("loss", loss), ("mse", mse), ("ap_pred", ap_pred.mean())):
+                sums[k] += v.item() / config.steps_per_epoch
+        return sums
+
+
+def train(config: Config, stages: Stages, device: torch.device, resume: dict | None, report: Report) -> None:
+    """Fine-tune one DnCNN per split; after each epoch report val/test metrics (means over splits)."""
+    rset = load_dataset(config)
+    splits = splits_of(config, rset)
+    noisy_dir = LABELS.load(stages["labels"], config, device=device) / "noisy"
+    backend = sift_backend(config, rset)
+    runs = [SplitRun(config, rset, s, stages, device) for s in splits]
+    baselines = baseline_metrics(config, rset, splits, stages, [run.head_metrics for run in runs])
+    # "the" model of the trial is the first split's; every split's state is kept to resume
+    trainees = Trainees(nets={f"s{r.split.index}": r.model for r in runs}, model=f"s{splits[0].index}",
+                        optimizers={f"s{r.split.index}": r.opt for r in runs},
+                        generators={f"s{r.split.index}": r.gen for r in runs})
+
+    def one_epoch(epoch: int) -> dict[str, float]:
+        parts = [run.train_one_epoch(config) for run in runs]
+        for run, part in zip(runs, parts):
+            val = evaluate(run.model, rset, backend, query_indices(rset, run.split.val), noisy_dir)
+            test = evaluate(run.model, rset, backend, query_indices(rset, run.split.test), noisy_dir)
+            part.update({f"val_{k}": v for k, v in val.items()} | {f"test_{k}": v for k, v in test.items()})
+        return {k: float(np.mean([p[k] for p in parts])) for k in parts[0]} | baselines
+
+    run_epochs(config.epochs, trainees, one_epoch, report, resume)
