@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,20 @@ def _champion(client, model_name: str):
         return None
 
 
+@contextmanager
+def _tracking_uri(uri: str):
+    """``mlflow.set_tracking_uri`` for the block only: it also exports ``MLFLOW_TRACKING_URI``, which
+    every later subprocess of the caller (a sweep launched next, say) would inherit."""
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)  # None unsets the global and the variable
+
+
 def promote(tracking_uri: str, experiment_name: str, model_name: str | None = None, select_metric: str | None = None) -> Promotion:
     import mlflow
 
@@ -85,8 +100,7 @@ def promote(tracking_uri: str, experiment_name: str, model_name: str | None = No
     if champion is not None and champion.tags.get(SOURCE_TAG) == run.info.run_id:
         return Promotion(model_name, champion.version, run.info.run_id, heldout, value, False,
                          f"the best trial is already champion v{champion.version}: nothing new registered")
-    mlflow.set_tracking_uri(tracking_uri)
-    with tempfile.TemporaryDirectory() as tmp:
+    with _tracking_uri(tracking_uri), tempfile.TemporaryDirectory() as tmp:
         folder = Path(client.download_artifacts(run.info.run_id, run.data.tags[BEST_CHECKPOINT], tmp))
         io = read_model_config(folder)["model_io"]
         with mlflow.start_run(experiment_id=run.info.experiment_id, run_name=f"promote-{run.info.run_name}",

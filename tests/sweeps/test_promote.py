@@ -2,15 +2,17 @@
 between models that declare the same ``model_io``, and only on a better held-out metric."""
 
 import json
+import os
 from pathlib import Path
 
+import mlflow
 import pytest
 import torch
 from mlflow import MlflowClient
 
 from sweeps.checkpoint import write_checkpoint
 from sweeps.mlflow_layout import BEST_CHECKPOINT, OBJECTIVES, PROMOTE, ROLE
-from sweeps.promote import CHAMPION, IO_TAG, promote
+from sweeps.promote import CHAMPION, IO_TAG, _tracking_uri, promote
 from tests.toy_schemes import TOYS
 from trainables.contract import STATE_MODEL
 from trainables.registry import SCHEMES
@@ -50,10 +52,13 @@ def test_champion_moves_only_between_models_of_the_same_io(tmp_path, toys):
     experiment_id = client.create_experiment("toys", artifact_location=str(tmp_path / "artifacts"))
 
     record_sweep(client, tmp_path, experiment_id, "toy_upscale2", val_loss=0.5)
+    before = os.environ.get("MLFLOW_TRACKING_URI")
     first = promote(uri, "toys")
+    assert os.environ.get("MLFLOW_TRACKING_URI") == before  # a sweep launched next must not inherit it
     assert first.champion_moved and "becomes champion" in first.message
     assert json.loads(client.get_model_version("toy", "1").tags[IO_TAG]) == {"kind": "images", "scales": [2]}
-    registered = Path(client.download_artifacts(client.get_model_version("toy", "1").run_id, "model", str(tmp_path / "v1")))
+    with _tracking_uri(uri):  # models:/ sources resolve through the global registry URI
+        registered = Path(mlflow.artifacts.download_artifacts(client.get_model_version("toy", "1").source, dst_path=str(tmp_path / "v1")))
     weights = torch.load(next(registered.rglob("model.pt")), weights_only=True)  # the weights alone, no pickled code
     assert set(weights) == {"body.0.weight", "body.0.bias"}  # toy_upscale2's conv
 
