@@ -86,6 +86,8 @@ class Stage:
     - ``build(out, config, *args, device=, progress=)``: write the outputs into ``out``.
     - ``load(folder, config, *args, device=)``: what a trial uses (a network, metrics, arrays).
     - ``tag(*args) -> str``: the folder-name suffix of one instance (e.g. a split, a classifier).
+    - ``check(config, *args)``: called before a build, to fail on a missing input the build reads
+      (a dataset root, a weights file) with one ``UserInputError`` line, before any "building".
 
     ``args`` are the stage's own parameters (a split, a classifier name, a set of distortions).
     """
@@ -96,6 +98,7 @@ class Stage:
     build: Callable[..., None]
     load: Callable[..., Any]
     tag: Callable[..., str] | None = None
+    check: Callable[..., None] | None = None
 
     def full_key(self, config, *args) -> dict:
         return {"stage": self.name, "version": self.version, **self.key(config, *args)}
@@ -109,5 +112,11 @@ class Stage:
 
     def ensure(self, config, *args, device, progress: Callable[[str], None] | None = None) -> Path:
         """Build it if missing; return its folder."""
+        if self.check and not self.folder(config, *args).is_dir():
+            self.check(config, *args)
         return cached_stage(self.folder_name(*args), self.full_key(config, *args),
                             lambda out: self.build(out, config, *args, device=device, progress=progress), progress)
+
+    def get(self, config, *args, device, progress: Callable[[str], None] | None = None) -> Any:
+        """``load`` of ``ensure``: for a stage's build that needs an upstream stage's result."""
+        return self.load(self.ensure(config, *args, device=device, progress=progress), config, *args, device=device)

@@ -89,7 +89,7 @@ def test_a_large_lambda_stays_with_the_mse_only_fine_tune():
         # lr ∝ 1/λ keeps the MSE step fixed, so only the weight of the AP term changes
         config = smoke(lam=lam, lr=2e-2 / lam, momentum=0.0, epochs=1, steps_per_epoch=4)
         with_judge, mse_only = _fine_tune(config, True), _fine_tune(config, False)
-        start = st.PRETRAIN.load(st.PRETRAIN.ensure(config, device=CPU), config, device=CPU).state_dict()
+        start = st.PRETRAIN.get(config, device=CPU).state_dict()
         moved = lambda m: sum((p - start[k]).float().norm() ** 2 for k, p in m.state_dict().items()) ** 0.5
         diff = sum((p - mse_only.state_dict()[k]).float().norm() ** 2 for k, p in with_judge.state_dict().items()) ** 0.5
         return float(diff / moved(mse_only))

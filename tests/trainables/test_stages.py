@@ -84,3 +84,25 @@ def test_a_declared_stage_builds_once_and_loads_from_its_folder():
     assert json.loads((folder / "key.json").read_text()) == {"stage": "demo-declared", "version": 3, "n": 7, "split": 2}
     bumped = Stage("demo-declared", 4, stage.key, build, stage.load, stage.tag)
     assert bumped.folder({"n": 7}, 2) != folder  # a new version is a new build
+
+
+def test_check_runs_before_a_build_only():
+    from trainables.errors import UserInputError
+    from trainables.stages import Stage
+
+    checked, built = [], []
+
+    def check(config):
+        checked.append(config["n"])
+        if config["n"] < 0:
+            raise UserInputError("missing input")
+
+    stage = Stage("demo-checked", 1, key=lambda config: {"n": config["n"]},
+                  build=lambda out, config, *, device, progress: built.append(config["n"]),
+                  load=lambda folder, config, *, device: folder.name, check=check)
+    with pytest.raises(UserInputError, match="missing input"):
+        stage.ensure({"n": -1}, device="cpu")
+    assert built == [] and not stage.folder({"n": -1}).exists()  # nothing built, nothing left
+    assert stage.get({"n": 1}, device="cpu").startswith("demo-checked-")  # get = load(ensure(...))
+    stage.ensure({"n": 1}, device="cpu")
+    assert checked == [-1, 1] and built == [1]  # a built stage is not checked again

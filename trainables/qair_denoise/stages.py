@@ -85,7 +85,7 @@ def _build_labels(out: Path, config, *, device, progress) -> None:
     queries trials evaluate on) and ``baselines.json`` ({query: {method: {ap, psnr, ssim}}})."""
     rset = load_dataset(config)
     backend = sift_backend(config, rset, progress)
-    dncnn = PRETRAIN.load(PRETRAIN.ensure(config, device=device, progress=progress), config, device=device)
+    dncnn = PRETRAIN.get(config, device=device, progress=progress)
     (out / "images").mkdir()
     (out / "noisy").mkdir()
     labels, baselines = [], {}

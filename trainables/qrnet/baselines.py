@@ -12,8 +12,7 @@ from torch import nn
 from trainables.qrnet.algorithm import evaluate, name_metrics
 from trainables.qrnet.classifiers import accuracy
 from trainables.qrnet.data import as_float, load_split
-from trainables.qrnet.stages import (CLASSIFIER, FINETUNED, ONE_CLASSIFIER, RECNET, ensure_classifier, ensure_data,
-                                     kind_sets)
+from trainables.qrnet.stages import CLASSIFIER, FINETUNED, ONE_CLASSIFIER, RECNET, ensure_data, kind_sets
 from trainables.stages import Stage
 
 
@@ -55,18 +54,18 @@ def _build_baselines(out: Path, config, *, device, progress) -> None:
         raw = evaluate(test, config, kinds, "test", recover, judges, device, with_ssim=quality)
         return name_metrics(raw, "test", method, quality=quality)
 
-    clean_c = CLASSIFIER.load(ensure_classifier(config, name, **at), config, name, device=device)
+    clean_c = CLASSIFIER.get(config, name, **at)
     metrics = {"test_acc_clean": accuracy(clean_c, as_float(test[0]), test[1], config.eval_batch, device)}
     one = {"": _const({"*": clean_c})}
     metrics |= run(_const({"*": None}), one, "distorted")
-    recnets = {k: RECNET.load(RECNET.ensure(config, (k,), **at), config, (k,), device=device) for k in kinds}
+    recnets = {k: RECNET.get(config, (k,), **at) for k in kinds}
     metrics |= run(_const(recnets), one, "recnet_single")
-    fts = {k: FINETUNED.load(FINETUNED.ensure(config, name, (k,), **at), config, name, (k,), device=device) for k in kinds}
+    fts = {k: FINETUNED.get(config, name, (k,), **at) for k in kinds}
     metrics |= run(_const({"*": None}), {"": _const(fts)}, "finetuned_single", quality=False)
     if len(kinds) > 1:
-        recnet = RECNET.load(RECNET.ensure(config, kinds, **at), config, kinds, device=device)
+        recnet = RECNET.get(config, kinds, **at)
         metrics |= run(_const({"*": recnet}), one, "recnet_multi")
-        ft = FINETUNED.load(FINETUNED.ensure(config, name, kinds, **at), config, name, kinds, device=device)
+        ft = FINETUNED.get(config, name, kinds, **at)
         metrics |= run(_const({"*": None}), {"": _const({"*": ft})}, "finetuned_multi", quality=False)
     _write_metrics(out, metrics)
 
@@ -90,12 +89,12 @@ def _build_mbaselines(out: Path, config, *, device, progress) -> None:
     tags = {**dict(zip(config.tags(), config.classifiers)), "unseen": config.unseen}
     at = {"device": device, "progress": progress}
     test = load_split(config, "test", ensure_data(config, **at))
-    models = {t: CLASSIFIER.load(ensure_classifier(config, n, **at), config, n, device=device) for t, n in tags.items()}
+    models = {t: CLASSIFIER.get(config, n, **at) for t, n in tags.items()}
     metrics = {f"test_acc_{t}_clean": accuracy(m, as_float(test[0]), test[1], config.eval_batch, device) for t, m in models.items()}
     judges = {t: _const({"*": m}) for t, m in models.items()}
-    recnet = RECNET.load(RECNET.ensure(config, kinds, **at), config, kinds, device=device)
+    recnet = RECNET.get(config, kinds, **at)
     c1, lam = config.classifiers[0], config.baseline_lam
-    one = ONE_CLASSIFIER.load(ONE_CLASSIFIER.ensure(config, c1, lam, **at), config, c1, lam, device=device)
+    one = ONE_CLASSIFIER.get(config, c1, lam, **at)
     for method, net in (("distorted", None), ("recnet_multi", recnet), ("qrnet_one", one)):
         metrics |= name_metrics(evaluate(test, config, kinds, "test", _const({"*": net}), judges, device), "test", method)
     _write_metrics(out, metrics)

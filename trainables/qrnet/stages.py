@@ -63,7 +63,15 @@ def _build_data(out: Path, config, *, device, progress) -> None:
     np.savez(out / "data.npz", **caltech_arrays(config, progress))
 
 
-DATA = Stage("qrnet-data", version=1, key=_data_key, build=_build_data,
+def _check_root(config) -> None:
+    """A wrong root: one line naming the missing folder."""
+    from trainables.data.classification import CALTECH101_LAYOUT
+    from trainables.data.image_files import require_dir
+
+    require_dir(Path(config.data_root).expanduser() / "caltech101" / "101_ObjectCategories", CALTECH101_LAYOUT)
+
+
+DATA = Stage("qrnet-data", version=1, key=_data_key, build=_build_data, check=_check_root,
              load=lambda folder, config, *, device: folder)  # trials read it through data.load_split
 
 
@@ -71,11 +79,6 @@ def ensure_data(config, *, device: torch.device, progress: Progress | None = Non
     """The data stage's folder, built if missing; None for embedded-digits (no stage)."""
     if config.dataset == embedded_digits.NAME:
         return None
-    if not DATA.folder(config).is_dir():  # a wrong root: one line, before any "building"
-        from trainables.data.classification import CALTECH101_LAYOUT
-        from trainables.data.image_files import require_dir
-
-        require_dir(Path(config.data_root).expanduser() / "caltech101" / "101_ObjectCategories", CALTECH101_LAYOUT)
     return DATA.ensure(config, device=device, progress=progress)
 
 
@@ -120,19 +123,17 @@ def _load_classifier(folder: Path, config, name: str, *_kinds, device) -> nn.Mod
     return build_classifier(config, name, n, device, folder / "classifier.pt").eval().requires_grad_(False)
 
 
-CLASSIFIER = Stage("qrnet-cls", version=1, key=_classifier_key, build=_build_classifier, load=_load_classifier,
-                   tag=lambda name: name)
-
-
-def ensure_classifier(config, name: str, *, device: torch.device, progress: Progress | None = None) -> Path:
-    """The clean classifier's folder, built if missing; missing ImageNet weights are one line
-    before any "building"."""
-    if name in TORCHVISION and config.pretrained_backbones and not CLASSIFIER.folder(config, name).is_dir():
+def _check_weights(config, name: str) -> None:
+    """A torchvision classifier starts from local ImageNet weights: one line if they are missing."""
+    if name in TORCHVISION and config.pretrained_backbones:
         path = Path(weights_path(config, name) or default_weights_path(name))
         if not path.is_file():
             raise UserInputError(f"ImageNet weights for {name} not found at {path}; copy torchvision's {path.name} there, "
                                  f"set weights_dir, or set pretrained_backbones: false")
-    return CLASSIFIER.ensure(config, name, device=device, progress=progress)
+
+
+CLASSIFIER = Stage("qrnet-cls", version=1, key=_classifier_key, build=_build_classifier, load=_load_classifier,
+                   tag=lambda name: name, check=_check_weights)
 
 
 def _finetuned_key(config, name: str, kinds: tuple[str, ...]) -> dict:
@@ -141,8 +142,7 @@ def _finetuned_key(config, name: str, kinds: tuple[str, ...]) -> dict:
 
 
 def _build_finetuned(out: Path, config, name: str, kinds: tuple[str, ...], *, device, progress) -> None:
-    folder = ensure_classifier(config, name, device=device, progress=progress)
-    model = CLASSIFIER.load(folder, config, name, device=device).requires_grad_(True)
+    model = CLASSIFIER.get(config, name, device=device, progress=progress).requires_grad_(True)
     data = ensure_data(config, device=device, progress=progress)
     fit_classifier(config, model, name, load_split(config, "train", data), config.finetune_epochs, kinds, config.seed + 17, device)
     _save_classifier(out, model, name, num_classes(config, data))
@@ -193,7 +193,7 @@ def _enhancer_key(config, kinds: tuple[str, ...], judges: tuple[dict, ...] = (),
 
 def _build_recnet(out: Path, config, kinds: tuple[str, ...], *, device, progress) -> None:
     """RecNet: QRNet's architecture trained by Algorithm 1 with the L1 term alone."""
-    model = load_qrnet(PRETRAIN.ensure(config, device=device, progress=progress), config, device=device)
+    model = PRETRAIN.get(config, device=device, progress=progress)
     torch.manual_seed(config.seed + 1)  # dropout
     train, val = _train_val(config, device, progress)
     fit_enhancer(config, model, [], [], kinds, config.seed + 2, train, val, device, progress, f"RecNet ({set_tag(kinds)})")
@@ -209,8 +209,8 @@ def _one_classifier_key(config, name: str, lam: float) -> dict:
 
 def _build_one_classifier(out: Path, config, name: str, lam: float, *, device, progress) -> None:
     """QRNet trained against the one classifier ``name`` at weight ``lam`` (Fig. 6's "QRNet")."""
-    model = load_qrnet(PRETRAIN.ensure(config, device=device, progress=progress), config, device=device)
-    judge = CLASSIFIER.load(ensure_classifier(config, name, device=device, progress=progress), config, name, device=device)
+    model = PRETRAIN.get(config, device=device, progress=progress)
+    judge = CLASSIFIER.get(config, name, device=device, progress=progress)
     torch.manual_seed(config.seed + 3)  # dropout
     train, val = _train_val(config, device, progress)
     fit_enhancer(config, model, [judge], [lam], tuple(config.distortions), config.seed + 4, train, val, device,

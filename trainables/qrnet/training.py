@@ -24,8 +24,7 @@ from trainables.qrnet.baselines import BASELINES, MBASELINES
 from trainables.qrnet.classifiers import head_of
 from trainables.qrnet.config import Config, MConfig, _Shared
 from trainables.qrnet.data import load_split
-from trainables.qrnet.stages import (CLASSIFIER, FINETUNED, ONE_CLASSIFIER, PRETRAIN, RECNET, ensure_classifier,
-                                     ensure_data, kind_sets, set_tag)
+from trainables.qrnet.stages import CLASSIFIER, FINETUNED, ONE_CLASSIFIER, PRETRAIN, RECNET, ensure_data, kind_sets, set_tag
 
 
 def build_model(config: _Shared) -> QRNet:
@@ -46,7 +45,7 @@ def prepare(config: Config, device: torch.device, progress: Progress | None = No
     and the baseline metrics."""
     at = {"device": device, "progress": progress}
     stages = _data_stage(config, device, progress)  # first: a missing dataset root is the first error
-    stages |= {"classifier": ensure_classifier(config, config.classifier, **at), "pretrain": PRETRAIN.ensure(config, **at)}
+    stages |= {"classifier": CLASSIFIER.ensure(config, config.classifier, **at), "pretrain": PRETRAIN.ensure(config, **at)}
     for ks in kind_sets(tuple(config.distortions)):
         stages[f"recnet_{set_tag(ks)}"] = RECNET.ensure(config, ks, **at)
         stages[f"finetuned_{set_tag(ks)}"] = FINETUNED.ensure(config, config.classifier, ks, **at)
@@ -59,7 +58,7 @@ def mprepare(config: MConfig, device: torch.device, progress: Progress | None = 
     one-classifier QRNet and the baseline metrics."""
     at = {"device": device, "progress": progress}
     stages = _data_stage(config, device, progress)
-    stages |= {f"classifier_{n}": ensure_classifier(config, n, **at) for n in config.judges()}
+    stages |= {f"classifier_{n}": CLASSIFIER.ensure(config, n, **at) for n in config.judges()}
     stages["pretrain"] = PRETRAIN.ensure(config, **at)
     stages["recnet_multi"] = RECNET.ensure(config, tuple(config.distortions), **at)
     stages["qrnet_one"] = ONE_CLASSIFIER.ensure(config, config.classifiers[0], config.baseline_lam, **at)
