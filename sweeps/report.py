@@ -126,6 +126,13 @@ def pareto_figure(trials: pd.DataFrame, pareto: pd.DataFrame, objectives: list[d
     return fig
 
 
+def log_tables(client, run_id: str, tables: dict[str, pd.DataFrame]) -> None:
+    """Each table on a run as ``tables/<name>.json`` (``log_table``: the MLflow UI's table view) and a Markdown copy."""
+    for name, df in tables.items():
+        client.log_table(run_id, data=df, artifact_file=f"tables/{name}.json")
+        client.log_text(run_id, to_markdown(df), f"tables/{name}.md")
+
+
 def finalize(client, state: dict, status: str) -> None:
     """End every run of the sweep (none stays RUNNING) and log the tables on the parent run."""
     child_status = "KILLED" if status in ("KILLED", "FAILED") else "FINISHED"
@@ -136,9 +143,7 @@ def finalize(client, state: dict, status: str) -> None:
     objectives = json.loads(parent.data.tags[OBJECTIVES])
     try:
         tables = sweep_tables(client, parent)
-        for name, df in tables.items():
-            client.log_table(parent.info.run_id, data=df, artifact_file=f"tables/{name}.json")
-            client.log_text(parent.info.run_id, to_markdown(df), f"tables/{name}.md")
+        log_tables(client, parent.info.run_id, tables)
         if "pareto" in tables:
             client.log_figure(parent.info.run_id, pareto_figure(tables["trials"], tables["pareto"], objectives), "pareto.png")
         for name, df in tables.items():

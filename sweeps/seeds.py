@@ -118,7 +118,7 @@ def log_summary(tracking_uri: str, experiment: str, sweep_file: str, runs: dict[
     from mlflow import MlflowClient
 
     from sweeps.mlflow_layout import ROLE
-    from sweeps.report import to_markdown
+    from sweeps.report import log_tables
 
     client = MlflowClient(tracking_uri)
     found = client.get_experiment_by_name(experiment)
@@ -126,8 +126,6 @@ def log_summary(tracking_uri: str, experiment: str, sweep_file: str, runs: dict[
     run = client.create_run(experiment_id, run_name="seeds", tags={ROLE: "seeds", **{f"best_run.seed{s}": r for s, r in runs.items()}})
     client.log_param(run.info.run_id, "sweep_file", sweep_file)
     client.log_param(run.info.run_id, "seeds", " ".join(map(str, runs)))
-    for name, df in tables.items():
-        client.log_table(run.info.run_id, data=df, artifact_file=f"tables/{name}.json")
-        client.log_text(run.info.run_id, to_markdown(df), f"tables/{name}.md")
+    log_tables(client, run.info.run_id, tables)
     client.set_terminated(run.info.run_id)
     return run.info.run_id

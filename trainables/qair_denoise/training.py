@@ -62,9 +62,9 @@ def evaluate(model: torch.nn.Module, rset, backend, indices: list[int], noisy_di
     return {"map": float(np.nanmean(aps)), "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims))}
 
 
-def baseline_metrics(config: Config, rset, splits: list[Split], stages: Stages, qair_metrics: list[dict]) -> dict[str, float]:
+def baseline_metrics(config: Config, rset, splits: list[Split], labels_dir: Path, qair_metrics: list[dict]) -> dict[str, float]:
     """Constant rows of Table 3 and Table 1, as means over the splits of per-split means."""
-    per_query = json.loads((stages["labels"] / "baselines.json").read_text())
+    per_query = json.loads((labels_dir / "baselines.json").read_text())
     rows: dict[str, list[float]] = {}
     for split, head_metrics in zip(splits, qair_metrics):
         for part, names in (("test", split.test), ("val", split.val)):
@@ -114,10 +114,10 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     """Fine-tune one DnCNN per split; after each epoch report val/test metrics (means over splits)."""
     rset = load_dataset(config)
     splits = splits_of(config, rset)
-    noisy_dir = LABELS.load(stages["labels"], config, device=device) / "noisy"
+    labels_dir = LABELS.load(stages["labels"], config, device=device)
     backend = sift_backend(config, rset)
     runs = [SplitRun(config, rset, s, stages, device) for s in splits]
-    baselines = baseline_metrics(config, rset, splits, stages, [run.head_metrics for run in runs])
+    baselines = baseline_metrics(config, rset, splits, labels_dir, [run.head_metrics for run in runs])
     # "the" model of the trial is the first split's; every split's state is kept to resume
     trainees = Trainees(nets={f"s{r.split.index}": r.model for r in runs}, model=f"s{splits[0].index}",
                         optimizers={f"s{r.split.index}": r.opt for r in runs},
@@ -126,8 +126,8 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     def one_epoch(epoch: int) -> dict[str, float]:
         parts = [run.train_one_epoch(config) for run in runs]
         for run, part in zip(runs, parts):
-            val = evaluate(run.model, rset, backend, query_indices(rset, run.split.val), noisy_dir)
-            test = evaluate(run.model, rset, backend, query_indices(rset, run.split.test), noisy_dir)
+            val = evaluate(run.model, rset, backend, query_indices(rset, run.split.val), labels_dir / "noisy")
+            test = evaluate(run.model, rset, backend, query_indices(rset, run.split.test), labels_dir / "noisy")
             part.update({f"val_{k}": v for k, v in val.items()} | {f"test_{k}": v for k, v in test.items()})
         return {k: float(np.mean([p[k] for p in parts])) for k in parts[0]} | baselines
 
