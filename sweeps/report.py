@@ -2,7 +2,10 @@
 
 - ``trials``: one row per trial: status, searched params, final objective and held-out metrics;
 - ``<scheme>``: the paper-style table (the scheme's ``table``) of the best trial;
-- ``pareto`` (multi-objective): the non-dominated finished trials, plus ``pareto.png``.
+- ``pareto`` (multi-objective): the non-dominated finished trials, plus ``pareto.png``;
+- ``epochs``: the first objective per epoch, one column per trial, or per value of the first
+  categorical searched param (mean of its trials), plus ``epochs.png``;
+- ``slice.png``: each final objective against each searched param, one panel per pair.
 """
 
 from __future__ import annotations
@@ -67,7 +70,42 @@ def sweep_tables(client, parent_run) -> dict[str, pd.DataFrame]:
         points = [[r[o["metric"]] for o in objectives] for r, _ in finished]
         front = pareto_front(points, [o["mode"] for o in objectives])
         tables["pareto"] = pd.DataFrame([finished[i][0] for i in front])
+    epochs = epoch_table(client, parent_run, tables["trials"])
+    if not epochs.empty:
+        tables["epochs"] = epochs
     return tables
+
+
+def _categorical(values: pd.Series) -> bool:
+    """Params that ``_number`` could not read as numbers (e.g. ``arch``: edsr/mdsr) stay strings."""
+    return any(isinstance(v, str) for v in values.dropna())
+
+
+def epoch_table(client, parent_run, trials: pd.DataFrame) -> pd.DataFrame:
+    """The first objective per epoch (``step``): a column per trial, or per value of the first categorical param."""
+    if trials.empty:
+        return pd.DataFrame()
+    tags = parent_run.data.tags
+    metric = json.loads(tags[OBJECTIVES])[0]["metric"]
+    names = trials["trial"].fillna(trials["run_id"])  # a run without the tag still gets a column
+    curves = {name: pd.Series({m.step: m.value for m in client.get_metric_history(run_id, metric)}, dtype=float)
+              for name, run_id in zip(names, trials["run_id"])}
+    curves = {k: v for k, v in curves.items() if not v.empty}
+    if not curves:
+        return pd.DataFrame()
+    table = pd.DataFrame(curves).sort_index()
+    group = next((p for p in json.loads(tags[SEARCHED]) if p in trials and _categorical(trials[p])), None)
+    if group:
+        table = _mean_by_value(table, group, dict(zip(names, trials[group].astype(str))))
+    return table.rename_axis("epoch").reset_index()
+
+
+def _mean_by_value(table: pd.DataFrame, param: str, value_of: dict[str, str]) -> pd.DataFrame:
+    """One ``<param>=<value>`` column per value: the mean of its trials' columns at each epoch."""
+    values = sorted({value_of[trial] for trial in table.columns})
+    # Trials the scheduler cut short have no late epochs: the mean is over the trials that reached them.
+    return pd.DataFrame({f"{param}={v}": table[[t for t in table.columns if value_of[t] == v]].mean(axis=1)
+                         for v in values})
 
 
 def _number(text: str | None):
@@ -108,12 +146,17 @@ def report_experiment(tracking_uri: str, experiment: str, out: str | Path | None
     write_tables(sweep_tables(client, parent), Path(out or f"reports/{experiment}"))
 
 
-def pareto_figure(trials: pd.DataFrame, pareto: pd.DataFrame, objectives: list[dict]):
+def _pyplot():
     import matplotlib
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # drivers and CI have no display
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def pareto_figure(trials: pd.DataFrame, pareto: pd.DataFrame, objectives: list[dict]):
+    plt = _pyplot()
     x, y = objectives[0]["metric"], objectives[1]["metric"]
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.scatter(trials[x], trials[y], c="lightgray", label="trials")
@@ -124,6 +167,68 @@ def pareto_figure(trials: pd.DataFrame, pareto: pd.DataFrame, objectives: list[d
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def slice_figure(trials: pd.DataFrame, searched: list[str], objectives: list[dict]):
+    """Each finished trial's final objective (rows) against each searched param (columns); None if nothing to plot."""
+    if trials.empty:  # no child run at all: not even a status column
+        return None
+    finished = trials[trials["status"] == "FINISHED"]
+    params = [p for p in searched if p in finished]
+    if finished.empty or not params:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(objectives), len(params), figsize=(3.2 * len(params), 2.8 * len(objectives)),
+                             squeeze=False)
+    for row, objective in zip(axes, objectives):
+        for ax, name in zip(row, params):
+            _slice_panel(ax, finished, name, objective)
+    fig.tight_layout()
+    return fig
+
+
+def _slice_panel(ax, trials: pd.DataFrame, name: str, objective: dict) -> None:
+    metric = objective["metric"]
+    points = trials[[name, metric]].dropna() if metric in trials else pd.DataFrame(columns=[name, metric])
+    x, y = points[name], points[metric]
+    if _categorical(x):
+        labels = sorted({str(v) for v in x})
+        ax.scatter([labels.index(str(v)) for v in x], y, alpha=0.7)
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_xlim(-0.5, len(labels) - 0.5)  # matplotlib would put the first and last values on the frame
+    else:
+        ax.scatter(x, y, alpha=0.7)
+        # Learning rates and loss weights span decades: linear would crowd them at the left edge.
+        if len(x) and x.min() > 0 and x.max() / x.min() > 20:
+            ax.set_xscale("log")
+    ax.set_xlabel(name)
+    ax.set_ylabel(f"{metric} ({objective['mode']})")
+
+
+def epoch_figure(table: pd.DataFrame, metric: str):
+    """One line per column of ``epoch_table`` against epoch."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for column in table.columns.drop("epoch"):
+        curve = table[["epoch", column]].dropna()
+        ax.plot(curve["epoch"], curve[column], "o-", markersize=3, label=str(column))
+    if len(table.columns) <= 13:  # beyond a dozen trials the legend hides the curves
+        ax.legend(fontsize="small")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # no epoch 1.25
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    fig.tight_layout()
+    return fig
+
+
+def log_figure(client, run_id: str, fig, name: str) -> None:
+    """Log ``fig`` (skipped when None) and close it: pyplot keeps every open figure alive otherwise."""
+    if fig is None:
+        return
+    try:
+        client.log_figure(run_id, fig, name)
+    finally:
+        _pyplot().close(fig)
 
 
 def log_tables(client, run_id: str, tables: dict[str, pd.DataFrame]) -> None:
@@ -140,14 +245,19 @@ def finalize(client, state: dict, status: str) -> None:
         if client.get_run(run_id).info.status == "RUNNING":
             client.set_terminated(run_id, status=child_status)
     parent = client.get_run(state["parent_run_id"])
+    parent_id = parent.info.run_id
     objectives = json.loads(parent.data.tags[OBJECTIVES])
     try:
         tables = sweep_tables(client, parent)
-        log_tables(client, parent.info.run_id, tables)
+        log_tables(client, parent_id, tables)
         if "pareto" in tables:
-            client.log_figure(parent.info.run_id, pareto_figure(tables["trials"], tables["pareto"], objectives), "pareto.png")
+            log_figure(client, parent_id, pareto_figure(tables["trials"], tables["pareto"], objectives), "pareto.png")
+        log_figure(client, parent_id, slice_figure(tables["trials"], json.loads(parent.data.tags[SEARCHED]), objectives),
+                   "slice.png")
+        if "epochs" in tables:
+            log_figure(client, parent_id, epoch_figure(tables["epochs"], objectives[0]["metric"]), "epochs.png")
         for name, df in tables.items():
-            if name != "trials":
+            if name not in ("trials", "epochs"):  # a column per trial: too wide for the console
                 progress(f"{name} table:\n{to_markdown(df)}")
     finally:
-        client.set_terminated(parent.info.run_id, status=status)
+        client.set_terminated(parent_id, status=status)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainables import qair_denoise, qrnet
+from trainables import nima_sr, qair_denoise, qrnet
 from trainables.contract import Scheme
 from trainables.errors import UserInputError
 
@@ -10,6 +10,7 @@ SCHEMES: dict[str, Scheme] = {
     "qair_denoise": qair_denoise.SCHEME,
     "qrnet": qrnet.SCHEME,
     "mqrnet": qrnet.MQRNET,
+    "nima_sr": nima_sr.SCHEME,
 }
 
 

@@ -72,3 +72,40 @@ def licence_card(sources: list[Source]) -> list[dict]:
         {"name": s.name, "origin": s.origin, "licence": s.licence, "attribution": s.attribution}
         for s in sources
     ]
+
+
+def _stereo_left() -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.stereo_motorcycle()[0]
+
+
+def _matplotlib(filename: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        import matplotlib.cbook
+        from PIL import Image
+
+        with Image.open(matplotlib.cbook.get_sample_data(filename)) as img:
+            return np.asarray(img.convert("RGB"))
+
+    return load
+
+
+_SOURCES = {s.name: s for s in LANDMARKS + DISTRACTORS} | {
+    "motorcycle": Source("motorcycle", _stereo_left, _SK + " (stereo_motorcycle, left view)", "Middlebury 2014 stereo: research use, cite the source",
+                         "D. Scharstein et al., Middlebury College (GCPR 2014)"),
+    "grace_hopper": Source("grace_hopper", _matplotlib("grace_hopper.jpg"), "matplotlib wheel, mpl-data/sample_data",
+                           "public domain", "U.S. Navy (Commodore Grace M. Hopper, 1984)"),
+    "moon": Source("moon", _skimage("moon"), _SK, "public domain (scikit-image data README)", "scikit-image test image"),
+    "cell": Source("cell", _skimage("cell"), _SK, "CC0", "Paul Müller et al., Optics Express 26(8), 2018"),
+}
+
+# Seed 002's two embedded sets share no photo. The quality set (the NIMA judge's stand-in for
+# AVA) and the SR photos are split by photo; the SR photos again into train / val / test.
+QUALITY_PHOTOS = [_SOURCES[n] for n in ("grace_hopper", "hubble_deep_field", "immunohistochemistry", "brick", "cell",
+                                        "grass", "gravel", "moon", "camera")]
+SR_PHOTOS = {
+    "train": [_SOURCES[n] for n in ("chelsea", "rocket", "retina", "coins", "clock")],
+    "val": [_SOURCES[n] for n in ("coffee", "flower")],
+    "test": [_SOURCES[n] for n in ("astronaut", "china", "motorcycle")],
+}
