@@ -20,7 +20,7 @@ def test_unknown_dataset_is_one_line_and_exit_2():
     proc = subprocess.run(CLI + ["data", "describe", "imagenet"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "tasksweep: error: unknown dataset 'imagenet' (embedded datasets: embedded-landmarks, embedded-digits)"
+        "tasksweep: error: unknown dataset 'imagenet' (embedded datasets: embedded-landmarks, embedded-digits, embedded-quality)"
     ]
 
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from typing import Callable
 
-from trainables.data import embedded_digits, embedded_landmarks
+from trainables.data import embedded_digits, embedded_landmarks, embedded_quality
 from trainables.data.sources import DISTRACTORS, LANDMARKS
 from trainables.errors import UserInputError
 
@@ -58,6 +58,7 @@ def landmarks_card(spec: embedded_landmarks.LandmarksSpec = embedded_landmarks.L
 EMBEDDED: dict[str, Callable[..., dict]] = {
     embedded_landmarks.NAME: landmarks_card,
     embedded_digits.NAME: lambda progress=None: embedded_digits.card(),
+    embedded_quality.NAME: lambda progress=None: embedded_quality.card(),
 }
 
 
