@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from trainables.data.ava import read_ava_txt
 from trainables.nima_sr.config import Config
 from trainables.nima_sr.data import TrainPairs, dataset_key
-from trainables.nima_sr.judge import build_judge, judge_key, train_judge
+from trainables.nima_sr.judge import SRCC_BAR, build_judge, judge_key, train_judge
 from trainables.stages import Stage
 
 
@@ -34,6 +34,9 @@ def _build_judge(out: Path, config: Config, *, device, progress) -> None:
     judge, metrics = train_judge(config, device, progress)
     if progress:
         progress(f"NIMA judge: test SRCC {metrics['srcc']:.3f}, PLCC {metrics['plcc']:.3f}, EMD {metrics['emd']:.3f}")
+        if metrics["srcc"] < SRCC_BAR:
+            progress(f"warning: the NIMA judge's test SRCC {metrics['srcc']:.3f} is below {SRCC_BAR}: it cannot rank images "
+                     "well enough to be trusted as a training signal (see README, nima_sr)")
     torch.save(judge.state_dict(), out / "nima.pt")
     (out / "metrics.json").write_text(json.dumps(metrics))
 
