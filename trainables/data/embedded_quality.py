@@ -58,7 +58,7 @@ VAL_PHOTOS = ("immunohistochemistry",)  # the judge's epoch is chosen on these
 @dataclass(frozen=True)
 class QualitySpec:
     seed: int = 0
-    crops_per_photo: int = 6
+    crops_per_photo: int = 12
     size: int = 256  # NIMA's resize (seed 002 §2.2.1: 256, then a 192 random crop)
     raters: int = 100
     rater_sd: float = 1.4

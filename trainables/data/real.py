@@ -17,6 +17,7 @@ from trainables.data.div2k import load_div2k
 from trainables.data.image_files import load_image_dir
 from trainables.data.oxford_original import load_oxford_original
 from trainables.data.retrieval_set import load_revisitop
+from trainables.data.set5 import load_set5
 from trainables.errors import UserInputError
 
 __all__ = ["REAL_DATASETS", "load_real"]
@@ -32,6 +33,7 @@ REAL_DATASETS: dict[str, Callable[..., Any]] = {
     "image_dir": load_image_dir,  # ImageListSet, <root>/*
     "div2k": load_div2k,  # DIV2KPairs
     "ava": load_ava,  # AVASet
+    "set5": load_set5,  # [(name, HR RGB uint8)], five images
 }
 
 
