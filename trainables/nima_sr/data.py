@@ -20,6 +20,7 @@ import torch
 
 from trainables.data.degradations import gaussian_blur, imresize
 from trainables.data.image_files import list_images, read_rgb, require_dir, to_tensor
+from trainables.data.set5 import modcrop
 from trainables.data.sources import SR_PHOTOS
 from trainables.errors import UserInputError
 from trainables.nima_sr.config import Config
@@ -36,11 +37,6 @@ def degrade(hr: torch.Tensor, scale: int, config: Config) -> torch.Tensor:
     """(N, 3, s·h, s·w) HR → the network's (N, 3, h, w) input for ``config.task``."""
     lr = quantize(imresize(hr, 1 / scale))
     return quantize(gaussian_blur(lr, config.deblur_sigma)) if config.task == "deblur" else lr
-
-
-def modcrop(img: np.ndarray, multiple: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    return img[: h - h % multiple, : w - w % multiple]
 
 
 def photos(config: Config, split: str) -> list[tuple[str, np.ndarray]]:
