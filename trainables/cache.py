@@ -1,7 +1,12 @@
 """Where built datasets and cached stages live on disk."""
 
+import json
 import os
+import shutil
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 
 def cache_root() -> Path:
@@ -14,7 +19,27 @@ def cache_root() -> Path:
 def config_key(config) -> str:
     """A short stable hash of a dataclass config: the cache folder name for what it builds."""
     import hashlib
-    import json
-    from dataclasses import asdict
 
     return hashlib.sha1(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def built_dataset(name: str, spec, build: Callable[[Path], None], marker: str) -> Path:
+    """``<cache>/datasets/<name>-<hash of spec>``, made by ``build(folder)`` the first time.
+
+    The build goes to a temporary folder renamed into place (with ``spec.json``), so concurrent
+    trials never see half a dataset; ``marker`` is a path inside it that only a finished build has.
+    """
+    root = cache_root() / "datasets" / f"{name}-{config_key(spec)}"
+    if not (root / marker).is_file():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=".building-"))
+        try:
+            build(tmp)
+            (tmp / "spec.json").write_text(json.dumps(asdict(spec), indent=1))
+            os.rename(tmp, root)
+        except OSError:
+            if not root.is_dir():  # a concurrent builder did not win either: a real error
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root

@@ -15,18 +15,14 @@ The result is written in the ROxford5k layout, so ``load_revisitop`` reads it li
 
 from __future__ import annotations
 
-import json
-import os
 import pickle
-import shutil
-import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from trainables.cache import cache_root, config_key
+from trainables.cache import built_dataset
 from trainables.data.retrieval_set import RetrievalSet, load_revisitop
 from trainables.data.sources import DISTRACTORS, LANDMARKS, licence_card
 
@@ -162,20 +158,7 @@ def build(spec: LandmarksSpec, out_root: Path) -> None:
 
 def dataset_root(spec: LandmarksSpec = LandmarksSpec()) -> Path:
     """Build once (atomically, safe against concurrent trials) and return the revisitop root."""
-    root = cache_root() / "datasets" / f"{NAME}-{config_key(spec)}"
-    if not (root / NAME / f"gnd_{NAME}.pkl").is_file():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=".building-"))
-        try:
-            build(spec, tmp)
-            (tmp / "spec.json").write_text(json.dumps(asdict(spec), indent=1))
-            os.rename(tmp, root)
-        except OSError:
-            if not root.is_dir():  # a concurrent builder did not win either: a real error
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return root
+    return built_dataset(NAME, spec, lambda out: build(spec, out), f"{NAME}/gnd_{NAME}.pkl")
 
 
 def load(spec: LandmarksSpec = LandmarksSpec()) -> RetrievalSet:

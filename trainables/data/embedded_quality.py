@@ -26,9 +26,6 @@ real one; ``quality.json`` adds each image's photo, distortion, level and SSIM.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,7 +33,7 @@ import cv2
 import numpy as np
 import torch
 
-from trainables.cache import cache_root, config_key
+from trainables.cache import built_dataset
 from trainables.data.ava import AVASet, load_ava
 from trainables.data.degradations import awgn, gaussian_blur, imresize
 from trainables.data.image_files import read_rgb, to_tensor, to_uint8
@@ -139,20 +136,7 @@ def build(spec: QualitySpec, out: Path) -> None:
 
 def dataset_root(spec: QualitySpec = QualitySpec()) -> Path:
     """Build once (atomically, safe against concurrent trials) and return the AVA-layout root."""
-    root = cache_root() / "datasets" / f"{NAME}-{config_key(spec)}"
-    if not (root / "quality.json").is_file():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=".building-"))
-        try:
-            build(spec, tmp)
-            (tmp / "spec.json").write_text(json.dumps(asdict(spec), indent=1))
-            os.rename(tmp, root)
-        except OSError:
-            if not root.is_dir():  # a concurrent builder did not win either: a real error
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return root
+    return built_dataset(NAME, spec, lambda out: build(spec, out), "quality.json")
 
 
 def load(spec: QualitySpec = QualitySpec()) -> tuple[AVASet, list[dict]]:

@@ -70,7 +70,7 @@ def eval_set(config: Config, split: str) -> EvalSet:
         h, w = img.shape[:2]
         if min(h, w) < size:
             raise UserInputError(f"{split} image {name} ({h}x{w}) is smaller than eval_size {size}")
-        for t in np.linspace(0, 1, config.eval_crops + 2)[1:-1] if config.eval_crops > 1 else [0.5]:
+        for t in np.linspace(0, 1, config.eval_crops + 2)[1:-1]:  # one crop: the centre
             y, x = round(t * (h - size)), round(t * (w - size))
             names.append(f"{name}@{y},{x}")
             crops.append(to_tensor(img[y:y + size, x:x + size]))

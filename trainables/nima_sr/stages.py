@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from trainables.data.ava import read_ava_txt
+from trainables.models import EDSR, MDSR
 from trainables.nima_sr.config import Config
 from trainables.nima_sr.data import TrainPairs, dataset_key
 from trainables.nima_sr.judge import SRCC_BAR, build_judge, judge_key, train_judge
@@ -52,8 +53,6 @@ JUDGE = Stage("nima-judge", version=1, key=judge_key, build=_build_judge, load=_
 
 
 def build_enhancer(config: Config) -> torch.nn.Module:
-    from trainables.models import EDSR, MDSR
-
     if config.arch == "mdsr":
         return MDSR(config.n_resblocks, config.n_feats, scales=config.scales)
     return EDSR(config.n_resblocks, config.n_feats, scale=config.scale)

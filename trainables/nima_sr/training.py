@@ -15,11 +15,12 @@ from pathlib import Path
 import torch
 
 from trainables.contract import Progress, Report, Stages
+from trainables.data.degradations import imresize
 from trainables.loop import Trainees, run_epochs
 from trainables.metrics import nima_mean_score, psnr_per_image, ssim_per_image
-from trainables.data.degradations import imresize
 from trainables.nima_sr.config import Config
 from trainables.nima_sr.data import EvalSet, TrainPairs, eval_set
+from trainables.nima_sr.judge import predict
 from trainables.nima_sr.stages import JUDGE, L2_TWIN, PRETRAIN, build_enhancer, enhance, l2
 
 
@@ -69,12 +70,16 @@ class Finetune:
 
 
 @torch.no_grad()
-def evaluate(outputs: torch.Tensor, hr: torch.Tensor, scale: int, judge) -> dict[str, float]:
+def evaluate(outputs: torch.Tensor, hr: torch.Tensor, scale: int, judge, device: torch.device) -> dict[str, float]:
     """PSNR (Y, border = scale, the SR convention), SSIM (Y, same border), mean NIMA score."""
     out = outputs.clamp(0, 1).mul(255).round().div(255)  # what a saved output image holds
     return {"psnr": float(psnr_per_image(out, hr, crop_border=scale, y_channel=True).mean()),
             "ssim": float(ssim_per_image(out, hr, crop_border=scale, y_channel=True).mean()),
-            "nima": float(nima_mean_score(judge(out.to(next(judge.parameters()).device))).mean())}
+            "nima": mean_nima(out, judge, device)}
+
+
+def mean_nima(images: torch.Tensor, judge, device: torch.device) -> float:
+    return float(nima_mean_score(predict(judge, images, device)).mean())
 
 
 @torch.no_grad()
@@ -88,7 +93,7 @@ def model_metrics(model, sets: dict[str, EvalSet], judge, config: Config, device
     out = {}
     for split, data in sets.items():
         for s in config.scales:
-            m = evaluate(run_model(model, data, s, config, device), data.hr, s, judge)
+            m = evaluate(run_model(model, data, s, config, device), data.hr, s, judge, device)
             tag = "" if s == config.scale else f"_x{s}"
             if config.arch == "mdsr" and s == config.scale:
                 out |= {f"{split}_{k}_x{s}{suffix}": v for k, v in m.items()}
@@ -96,13 +101,14 @@ def model_metrics(model, sets: dict[str, EvalSet], judge, config: Config, device
     return out
 
 
-def reference_metrics(sets: dict[str, EvalSet], judge, config: Config) -> dict[str, float]:
+def reference_metrics(sets: dict[str, EvalSet], judge, config: Config, device: torch.device) -> dict[str, float]:
     """Constant rows: the HR image's NIMA score, and bicubic upscaling of the input."""
     out = {}
     for split, data in sets.items():
         s = config.scale
-        out[f"{split}_nima_hr"] = evaluate(data.hr, data.hr, s, judge)["nima"]
-        out |= {f"{split}_{k}_bicubic": v for k, v in evaluate(imresize(data.inputs[s], s), data.hr, s, judge).items()}
+        out[f"{split}_nima_hr"] = mean_nima(data.hr, judge, device)
+        bicubic = evaluate(imresize(data.inputs[s], s), data.hr, s, judge, device)
+        out |= {f"{split}_{k}_bicubic": v for k, v in bicubic.items()}
     return out
 
 
@@ -111,7 +117,7 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     judge, judge_metrics = JUDGE.load(stages["judge"], config, device=device)
     sets = {"val": eval_set(config, "val"), "test": eval_set(config, "test")}
     constants = {f"judge_{k}": v for k, v in judge_metrics.items() if k in ("srcc", "plcc", "emd")}
-    constants |= reference_metrics(sets, judge, config)
+    constants |= reference_metrics(sets, judge, config, device)
     constants |= model_metrics(PRETRAIN.load(stages["pretrain"], config, device=device), sets, judge, config, device, "_pretrained")
     constants |= model_metrics(L2_TWIN.load(stages["l2_twin"], config, device=device), sets, judge, config, device, "_l2")
     run = Finetune(config, stages["pretrain"], judge, device)
