@@ -123,7 +123,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     from sweeps.seeds import report_seeds
 
     done = report_seeds(args.sweep, args.seeds, args.compare, args.smoke, args.set, default_tracking_uri(args.tracking_uri),
-                        args.out, launch_sweeps=not args.no_launch)
+                        args.out, launch_sweeps=not args.no_launch, by=args.by)
     return 0 if done else 130
 
 
@@ -208,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="does metric A beat metric B? e.g. test_acc_avg:test_acc_recnet_multi_avg (repeatable)")
     seeds.add_argument("--smoke", action="store_true", help="the scheme's smoke sizes, then the file's 'smoke' section")
     seeds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field for every seed")
+    seeds.add_argument("--by", metavar="PARAM", help="also compare every trial, per value of this searched parameter (e.g. a grid over gamma)")
     seeds.add_argument("--no-launch", action="store_true", help="only read the seeds' sweeps already in MLflow")
     seeds.add_argument("--out", help="folder for the .md/.csv files (default reports/<name>_seeds)")
     _tracking(seeds)

@@ -59,7 +59,7 @@ def init_ray(address: str | None) -> None:
 
 
 def _searcher(spec: SweepSpec):
-    """Seeded TPE over the search space; several objectives → multi-objective TPE."""
+    """Seeded TPE over the search space (several objectives → multi-objective TPE), or a seeded grid."""
     import optuna
 
     from sweeps.search import PruneAwareOptunaSearch
@@ -71,7 +71,9 @@ def _searcher(spec: SweepSpec):
         space=spec.search_space.to_optuna(),
         metric=metrics if spec.multi_objective else metrics[0],
         mode=modes if spec.multi_objective else modes[0],
-        sampler=optuna.samplers.TPESampler(seed=spec.seed),
+        # GridSampler hands concurrent asks distinct points: it skips those of RUNNING trials.
+        sampler=(optuna.samplers.GridSampler(spec.search_space.to_grid(), seed=spec.seed) if spec.sampler == "grid"
+                 else optuna.samplers.TPESampler(seed=spec.seed)),
         seed=spec.seed,
     )
 

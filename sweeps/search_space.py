@@ -6,6 +6,8 @@ range is a ``UserInputError`` before anything launches.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,13 @@ class SearchSpace:
             else:
                 out[name] = (p["low"] + p["high"]) / 2
         return out
+
+    def grid_size(self) -> int:
+        return math.prod(len(p["values"]) for p in self.params.values())
+
+    def to_grid(self) -> dict[str, list]:
+        """Optuna's ``GridSampler`` search space (every parameter a choice)."""
+        return {name: list(p["values"]) for name, p in self.params.items()}
 
     def to_optuna(self) -> dict:
         import optuna.distributions as d

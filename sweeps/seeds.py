@@ -6,6 +6,10 @@ an ordinary sweep in MLflow with its own tables. From each seed's best trial (ch
 first objective, a validation metric, as ``tasksweep promote`` chooses) the comparison reads
 held-out metrics: ``A:B`` asks whether A beats B, seed by seed and on average. The two tables
 are logged on a run of the MLflow experiment ``<name>_seeds`` (and written under ``reports/``).
+
+``--by PARAM`` also reads every finished trial, not only the best: for each value of a searched
+parameter (e.g. a ``sampler: grid`` over γ) the same comparisons seed by seed (``by_<param>``), and
+which value the first objective prefers on each seed (``best_<param>``).
 """
 
 from __future__ import annotations
@@ -64,12 +68,55 @@ def summarize(per_seed: dict[int, dict[str, float]], comparisons: list[Compariso
         values = [per_seed[s][m] for s in seeds]
         rows.append({"metric": m, **{f"seed {s}": round(v, 4) for s, v in zip(seeds, values)},
                      "mean": round(statistics.fmean(values), 4), "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0})
-    verdicts = []
-    for c in comparisons:
-        diffs = [per_seed[s][c.better] - per_seed[s][c.worse] for s in seeds]
-        verdicts.append({"A": c.better, "B": c.worse, "mean A − B": round(statistics.fmean(diffs), 4),
-                         "min A − B": round(min(diffs), 4), "A wins": f"{sum(d > 0 for d in diffs)}/{len(diffs)}"})
-    return rows, verdicts
+    return rows, [verdict(c, per_seed) for c in comparisons]
+
+
+def verdict(c: Comparison, per_seed: dict[int, dict[str, float]]) -> dict:
+    diffs = [m[c.better] - m[c.worse] for m in per_seed.values()]
+    return {"A": c.better, "B": c.worse, "mean A − B": round(statistics.fmean(diffs), 4),
+            "min A − B": round(min(diffs), 4), "A wins": f"{sum(d > 0 for d in diffs)}/{len(diffs)}"}
+
+
+def trial_metrics_by(client, experiment: str, param: str) -> dict[str, dict[str, float]]:
+    """Finished trials' metrics per value of ``param`` (trials sharing a value are averaged)."""
+    from sweeps.mlflow_layout import ROLE
+
+    found = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([found.experiment_id], filter_string=f"tags.`{ROLE}` = 'trial' and attributes.status = 'FINISHED'",
+                              max_results=10_000) if found else []
+    groups: dict[str, list[dict[str, float]]] = {}
+    for run in runs:
+        if param not in run.data.params:
+            raise UserInputError(f"--by {param}: trials of '{experiment}' have no parameter '{param}'")
+        groups.setdefault(run.data.params[param], []).append(run.data.metrics)
+    return {value: {m: statistics.fmean(r[m] for r in rs) for m in set.intersection(*(set(r) for r in rs))}
+            for value, rs in groups.items()}
+
+
+def summarize_by(per_seed: dict[int, dict[str, dict[str, float]]], param: str, comparisons: list[Comparison],
+                 objective: str, mode: str) -> tuple[list[dict], list[dict]]:
+    """(a verdict per value and comparison, the first objective per value with the seeds it is best on)."""
+    values = sorted(set.intersection(*(set(v) for v in per_seed.values())), key=_sort_key)
+    if not values:
+        raise UserInputError(f"--by {param}: no value of '{param}' has a finished trial on every seed")
+    by_value = [{param: v, **row} for v in values
+                for row in summarize({s: trials[v] for s, trials in per_seed.items()}, comparisons)[1]]
+    pick = max if mode == "max" else min
+    best = {s: pick(values, key=lambda v: trials[v][objective]) for s, trials in per_seed.items()}
+    chosen = []
+    for v in values:
+        scores = [trials[v][objective] for trials in per_seed.values()]
+        chosen.append({param: v, f"{objective} mean": round(statistics.fmean(scores), 4),
+                       f"{objective} std": round(statistics.stdev(scores), 4) if len(scores) > 1 else 0.0,
+                       "best on seeds": " ".join(str(s) for s, b in best.items() if b == v)})
+    return by_value, chosen
+
+
+def _sort_key(value: str):
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
 
 
 def run_seeds(specs: list[SweepSpec], seeds: list[int], comparisons: list[Comparison], tracking_uri: str,
@@ -91,15 +138,29 @@ def run_seeds(specs: list[SweepSpec], seeds: list[int], comparisons: list[Compar
     return rows, verdicts, runs
 
 
+def tables_by(specs: list[SweepSpec], seeds: list[int], param: str, comparisons: list[Comparison], tracking_uri: str) -> dict:
+    import pandas as pd
+
+    from sweeps.mlflow_layout import existing_client
+
+    client = existing_client(tracking_uri)
+    per_seed = {seed: trial_metrics_by(client, spec.name, param) for seed, spec in zip(seeds, specs)}
+    first = specs[0].objectives[0]
+    by_value, chosen = summarize_by(per_seed, param, comparisons, first.metric, first.mode)
+    return {f"by_{param}": pd.DataFrame(by_value), f"best_{param}": pd.DataFrame(chosen)}
+
+
 def report_seeds(sweep_file: str | Path, seeds: list[int], compare: list[str], smoke: bool, assignments: list[str],
-                 tracking_uri: str, out: str | Path | None = None, launch_sweeps: bool = True) -> bool:
-    """``tasksweep seeds``: run (or read) each seed's sweep, write and log the two tables; False if interrupted."""
+                 tracking_uri: str, out: str | Path | None = None, launch_sweeps: bool = True, by: str | None = None) -> bool:
+    """``tasksweep seeds``: run (or read) each seed's sweep, write and log the tables; False if interrupted."""
     import pandas as pd
 
     from sweeps.report import write_tables
 
     comparisons = parse_comparisons(compare)  # before anything runs
     specs = seed_specs(sweep_file, seeds, smoke, assignments)
+    if by is not None and by not in specs[0].search_space.params:
+        raise UserInputError(f"--by {by}: not a searched parameter of this sweep ({', '.join(specs[0].search_space.params)})")
     result = run_seeds(specs, seeds, comparisons, tracking_uri, Path(sweep_file).parent, launch_sweeps=launch_sweeps)
     if result is None:
         return False
@@ -107,6 +168,10 @@ def report_seeds(sweep_file: str | Path, seeds: list[int], compare: list[str], s
     name = f"{specs[0].name.rsplit('_seed', 1)[0]}_seeds"
     tables = {"metrics": pd.DataFrame(rows), "comparisons": pd.DataFrame(verdicts)}
     write_tables(tables, Path(out or f"reports/{name}"), " (best trial of each seed's sweep, held-out split)")
+    if by is not None:
+        per_value = tables_by(specs, seeds, by, comparisons, tracking_uri)
+        write_tables(per_value, Path(out or f"reports/{name}"), f" (every finished trial, per value of {by}; best: by {specs[0].objectives[0].metric})")
+        tables.update(per_value)
     run_id = log_summary(tracking_uri, name, str(sweep_file), runs, tables)
     print("best trials: " + ", ".join(f"seed {s}: run {r}" for s, r in runs.items()))
     print(f"logged: MLflow experiment '{name}', run {run_id}")

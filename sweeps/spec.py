@@ -11,6 +11,7 @@ A sweep file is YAML::
     max_concurrent: 2
     resources_per_trial: {cpu: 1, gpu: 0}
     scheduler: asha                     # asha (one objective only) or fifo
+    sampler: tpe                        # tpe (default) or grid: every value combination once
     seed: 0
     keep_checkpoints: 2                 # best-k checkpoints per trial, logged to MLflow
     time_budget_s: 3600                 # optional: stop starting/continuing trials after this
@@ -40,7 +41,7 @@ from trainables.errors import UserInputError
 from trainables.registry import get_scheme
 
 TOP_LEVEL = {"base", "name", "scheme", "search_space", "fixed", "objectives", "num_samples", "max_concurrent",
-             "resources_per_trial", "scheduler", "seed", "keep_checkpoints", "time_budget_s", "promote", "smoke", "description"}
+             "resources_per_trial", "scheduler", "sampler", "seed", "keep_checkpoints", "time_budget_s", "promote", "smoke", "description"}
 SWEEPS_DIR = Path(__file__).resolve().parent
 
 
@@ -62,6 +63,7 @@ class SweepSpec:
     cpu_per_trial: float = 1.0
     gpu_per_trial: float = 0.0
     scheduler: str = "fifo"
+    sampler: str = "tpe"
     seed: int = 0
     keep_checkpoints: int = 2
     time_budget_s: int | None = None
@@ -140,6 +142,7 @@ def resolve(raw: dict, base_dir: Path, smoke: bool = False, assignments: list[st
         cpu_per_trial=float(resources.get("cpu", 1)),
         gpu_per_trial=float(resources.get("gpu", 0)),
         scheduler=str(raw.get("scheduler", "fifo")),
+        sampler=str(raw.get("sampler", "tpe")),
         seed=int(raw.get("seed", 0)),
         keep_checkpoints=_positive_int(raw, "keep_checkpoints", 2),
         time_budget_s=_positive_int(raw, "time_budget_s", 1) if "time_budget_s" in raw else None,
@@ -150,6 +153,10 @@ def resolve(raw: dict, base_dir: Path, smoke: bool = False, assignments: list[st
         raise UserInputError(f"scheduler must be 'fifo' or 'asha', not {spec.scheduler!r}")
     if spec.scheduler == "asha" and spec.multi_objective:
         raise UserInputError("scheduler 'asha' takes one objective; this sweep has several (use fifo)")
+    if spec.sampler not in ("tpe", "grid"):
+        raise UserInputError(f"sampler must be 'tpe' or 'grid', not {spec.sampler!r}")
+    if spec.sampler == "grid":
+        _check_grid(space, spec.num_samples)
     if set(resources) - {"cpu", "gpu"}:
         raise UserInputError(f"resources_per_trial takes cpu and gpu, not {sorted(set(resources) - {'cpu', 'gpu'})}")
     if EPOCHS_FIELD not in scheme.Config.__dataclass_fields__:
@@ -157,6 +164,16 @@ def resolve(raw: dict, base_dir: Path, smoke: bool = False, assignments: list[st
     # Every trial's config must build: fixed values plus any point of the space.
     scheme.Config.from_dict({**fixed, **space.example()})
     return spec
+
+
+def _check_grid(space: SearchSpace, num_samples: int) -> None:
+    """A grid needs listed values, and more samples than points would only repeat points."""
+    ranged = [name for name, p in space.params.items() if p["type"] != "choice"]
+    if ranged:
+        raise UserInputError(f"sampler 'grid' needs every searched parameter as {{type: choice, values: [...]}}; "
+                             f"{', '.join(ranged)} {'is' if len(ranged) == 1 else 'are'} a range")
+    if num_samples > space.grid_size():
+        raise UserInputError(f"num_samples {num_samples} exceeds the grid's {space.grid_size()} points (sampler 'grid')")
 
 
 def apply_smoke(raw: dict, assignments: list[str] = ()) -> dict:

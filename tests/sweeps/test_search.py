@@ -25,3 +25,13 @@ def test_stopped_by_scheduler_rule():
     assert stopped_by_scheduler({"epoch": 1, "epochs_planned": 3})
     assert not stopped_by_scheduler({"epoch": 3, "epochs_planned": 3})
     assert not stopped_by_scheduler(None)
+
+
+def test_grid_sampler_gives_concurrent_trials_distinct_points():
+    # Ray asks for several trials before any finishes; each must get its own grid point.
+    grid = {"gamma": [0.1, 0.4, 1.0]}
+    space = {"gamma": optuna.distributions.CategoricalDistribution(grid["gamma"])}
+    s = PruneAwareOptunaSearch(space=space, metric=["val_psnr", "val_nima"], mode=["max", "max"],
+                               sampler=optuna.samplers.GridSampler(grid, seed=0), seed=0)
+    suggested = [s.suggest(f"t{i}")["gamma"] for i in range(3)]
+    assert sorted(suggested) == [0.1, 0.4, 1.0]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sweeps.seeds import Comparison, parse_comparisons, seed_specs, summarize
+from sweeps.seeds import Comparison, parse_comparisons, seed_specs, summarize, summarize_by
 from tests.sweeps.test_end_to_end import runs_of, tasksweep
 from trainables.errors import UserInputError
 
@@ -63,3 +63,18 @@ def test_seeds_command_launches_each_seed_and_compares(tmp_path):
     assert [len(runs_of(uri, f"qrnet_digits_seed{s}")[1]) for s in (0, 1)] == [1, 1]
     bad = tasksweep(tmp_path, "seeds", str(QRNET), "--compare", "nocolon", "--tracking-uri", uri, check=False)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("tasksweep: error: --compare expects")
+
+
+def test_by_param_compares_every_value_and_names_the_preferred_one():
+    per_seed = {  # seed -> value of gamma -> a trial's metrics
+        0: {"0.1": {"val": 1.0, "a": 2.0, "b": 1.0}, "1.0": {"val": 2.0, "a": 1.0, "b": 1.5}},
+        1: {"0.1": {"val": 3.0, "a": 2.0, "b": 1.0}, "1.0": {"val": 2.5, "a": 3.0, "b": 1.0}, "9": {"val": 9.0, "a": 0, "b": 0}},
+    }
+    by_value, chosen = summarize_by(per_seed, "gamma", [Comparison("a", "b")], "val", "max")
+    assert [r["gamma"] for r in by_value] == ["0.1", "1.0"]  # "9" ran on one seed only: no paired row
+    assert by_value[0]["A wins"] == "2/2" and by_value[1]["A wins"] == "1/2"
+    assert by_value[1]["mean A − B"] == pytest.approx((-0.5 + 2.0) / 2)
+    assert [(r["gamma"], r["best on seeds"]) for r in chosen] == [("0.1", "1"), ("1.0", "0")]
+    assert chosen[1]["val mean"] == pytest.approx(2.25)
+    with pytest.raises(UserInputError, match="no value"):
+        summarize_by({0: {"1": {"val": 1.0}}, 1: {"2": {"val": 1.0}}}, "gamma", [], "val", "max")

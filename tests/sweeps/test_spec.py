@@ -66,10 +66,18 @@ def test_set_overrides_nested_keys_with_yaml_values():
     ({"num_samples": 0}, "positive integer"),
     ({"colour": "red"}, "unknown sweep field"),
     ({"resources_per_trial": {"tpu": 1}}, "takes cpu and gpu"),
+    ({"sampler": "random"}, "'tpe' or 'grid'"),
+    ({"sampler": "grid"}, "lam is a range"),
+    ({"sampler": "grid", "search_space": {"lam": {"type": "choice", "values": [0.1, 1.0]}}}, "exceeds the grid's 2 points"),
 ])
 def test_bad_sweeps_are_user_errors(changes, message):
     with pytest.raises(UserInputError, match=message):
         spec_of(**changes)
+
+
+def test_grid_sampler_accepts_a_partial_grid():
+    spec = spec_of(sampler="grid", num_samples=2, search_space={"lam": {"type": "choice", "values": [0.1, 1.0, 10.0]}})
+    assert spec.sampler == "grid" and spec.search_space.to_grid() == {"lam": [0.1, 1.0, 10.0]}
 
 
 def test_bad_set_and_bad_yaml(tmp_path):
