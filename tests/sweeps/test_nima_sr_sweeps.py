@@ -41,3 +41,18 @@ def test_mdsr_smoke_sweep_tables_figures_and_champion(tmp_path):
     assert check.returncode == 0, check.stderr[-2000:]
     result = json.loads(check.stdout.strip().splitlines()[-1])
     assert result["io"] == {"kind": "images", "scales": [2, 3, 4]} and result["problems"] == []
+
+
+def test_gamma_grid_over_two_seeds_compares_every_gamma(tmp_path):
+    # sampler: grid through Ray: each seed runs every γ once (concurrently), and --by pairs them.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tasksweep(tmp_path, "seeds", str(SWEEPS / "nima_sr_gamma.yaml"), "--smoke", "--seeds", "0", "1",
+              "--set", "search_space.gamma.values=[0.1, 1.0]", "--by", "gamma",
+              "--compare", "test_nima:test_nima_l2", "--tracking-uri", uri)
+    for seed in (0, 1):
+        _, _, trials = runs_of(uri, f"nima_sr_gamma_seed{seed}")
+        assert sorted(t.data.params["gamma"] for t in trials) == ["0.1", "1.0"]
+    out = tmp_path / "reports" / "nima_sr_gamma_seeds"
+    by_gamma = (out / "by_gamma.md").read_text()
+    assert "| 0.1 | test_nima | test_nima_l2 |" in by_gamma and "| 1.0 | test_nima | test_nima_l2 |" in by_gamma
+    assert "/2 |" in by_gamma and "best on seeds" in (out / "best_gamma.md").read_text()
