@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from trainables import qair_denoise as qd
+from trainables.data import landmark_splits
 from trainables.data.sources import LANDMARKS
 from trainables.errors import UserInputError
 from trainables.qair_denoise import data as dt
@@ -27,7 +28,7 @@ def labels():
 def test_stage_keys_ignore_the_searched_and_per_trial_settings():
     a = smoke()
     b = smoke(lam=7.0, lr=0.05, momentum=0.0, epochs=9, steps_per_epoch=3)
-    split = dt.make_split([s.name for s in LANDMARKS], 0, a.n_folds)
+    split = landmark_splits.make_split([s.name for s in LANDMARKS], 0, a.n_folds)
     for stage in (st.PRETRAIN, st.LABELS):
         assert stage.full_key(a) == stage.full_key(b)
     assert st.QAIR_HEAD.full_key(a, split) == st.QAIR_HEAD.full_key(b, split)
@@ -47,7 +48,7 @@ def test_ap_labels_are_fractions_and_fall_with_noise(labels):
 @pytest.mark.parametrize("n_folds", [5, 3])
 def test_splits_share_no_landmark(n_folds):
     names = [s.name for s in LANDMARKS]
-    splits = [dt.make_split(names, k, n_folds) for k in range(n_folds)]
+    splits = [landmark_splits.make_split(names, k, n_folds) for k in range(n_folds)]
     for s in splits:
         assert not set(s.train) & set(s.val) and not set(s.train) & set(s.test) and not set(s.val) & set(s.test)
         assert set(s.train) | set(s.val) | set(s.test) == set(names)
@@ -56,12 +57,13 @@ def test_splits_share_no_landmark(n_folds):
     assert set().union(*tests) == set(names) - set(splits[0].val)
     assert sum(map(len, tests)) == len(set().union(*tests))  # every test fold is distinct
     with pytest.raises(UserInputError):
-        dt.make_split(names, n_folds, n_folds)
+        landmark_splits.make_split(names, n_folds, n_folds)
 
 
 def test_landmark_names_of_embedded_and_real_queries():
-    assert dt.landmark_of("hubble_deep_field_query3") == "hubble_deep_field"
-    assert dt.landmark_of("all_souls_000013") == "all_souls"
+    assert landmark_splits.landmark_of("hubble_deep_field_query3") == "hubble_deep_field"
+    assert landmark_splits.landmark_of("all_souls_000013") == "all_souls"
+    assert landmark_splits.landmark_of("hubble_deep_field_db07") == "hubble_deep_field"  # database views too
 
 
 def test_the_loss_is_the_open_weighted_sum():

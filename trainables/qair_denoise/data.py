@@ -1,13 +1,12 @@
 """Data of ``qair_denoise``: the retrieval set, landmark-disjoint splits, patches, noise, SIFT AP.
 
 Splits (seed 000 §6.1: "no overlap in the content between the training and testing sets"):
-landmarks, not images, are split; see ``make_split``.
+landmarks, not images, are split; see ``trainables.data.landmark_splits``.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -17,6 +16,7 @@ import torch
 from trainables.data import embedded_landmarks
 from trainables.data.degradations import awgn
 from trainables.data.image_files import to_tensor, to_uint8
+from trainables.data.landmark_splits import Split, landmark_of, make_split
 from trainables.data.retrieval_set import RetrievalSet
 from trainables.errors import UserInputError
 from trainables.metrics import average_precision, ranks_from_scores
@@ -45,44 +45,10 @@ def dataset_key(config) -> dict:
     return {"dataset": config.dataset, "root": str(Path(config.data_root).resolve())}
 
 
-def landmark_of(query_name: str) -> str:
-    """``astronaut_query3`` → ``astronaut`` (embedded), ``all_souls_000013`` → ``all_souls`` (ROxford)."""
-    return re.sub(r"_(query)?\d+$", "", query_name)
-
-
-@dataclass(frozen=True)
-class Split:
-    index: int
-    train: tuple[str, ...]
-    val: tuple[str, ...]
-    test: tuple[str, ...]
-
-
-def make_split(landmarks: list[str], index: int, n_folds: int) -> Split:
-    """Landmark-disjoint train / val / test (§6.1: no content overlap between train and test).
-
-    One fixed shuffle of the landmark names; its first sixth is the validation group of every
-    split (λ is chosen there), the rest is cut into ``n_folds`` test folds. Split k tests on
-    fold k and trains on the other folds. Validation never overlaps any split's test set, so
-    picking λ by validation mAP does not peek at the test landmarks.
-    """
-    names = [str(n) for n in np.random.default_rng(0).permutation(sorted(set(landmarks)))]
-    n_val = max(1, len(names) // 6)
-    folds = np.array_split(names[n_val:], n_folds)
-    if not 0 <= index < n_folds or min(len(f) for f in folds) == 0:
-        raise UserInputError(f"split {index} is not valid for {len(names)} landmarks in {n_folds} folds")
-    train = [str(n) for k, f in enumerate(folds) if k != index for n in f]
-    return Split(index, tuple(train), tuple(names[:n_val]), tuple(str(n) for n in folds[index]))
-
-
 def splits_of(config, rset: RetrievalSet) -> list[Split]:
     """The splits a trial runs (``config.splits``)."""
     landmarks = [landmark_of(q) for q in rset.qimlist]
     return [make_split(landmarks, k, config.n_folds) for k in config.splits]
-
-
-def query_indices(rset: RetrievalSet, landmarks: tuple[str, ...]) -> list[int]:
-    return [i for i, q in enumerate(rset.qimlist) if landmark_of(q) in landmarks]
 
 
 def random_patches(images: list[torch.Tensor], n: int, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

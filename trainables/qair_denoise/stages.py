@@ -22,7 +22,8 @@ from trainables.data.degradations import gaussian_blur
 from trainables.data.image_files import read_rgb, to_tensor, to_uint8
 from trainables.metrics import psnr, ssim
 from trainables.models import DnCNN, QAIRHead
-from trainables.qair_denoise.data import (Split, classical_denoise, dataset_key, denoise, draw_sigma, landmark_of,
+from trainables.data.landmark_splits import Split, landmark_of
+from trainables.qair_denoise.data import (classical_denoise, dataset_key, denoise, draw_sigma,
                                           load_dataset, noisy, query_ap, random_patches, sift_backend, uint8_chw,
                                           write_png)
 from trainables.stages import Stage

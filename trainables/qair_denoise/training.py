@@ -26,7 +26,8 @@ from trainables.loop import Trainees, run_epochs
 from trainables.metrics import psnr, ssim
 from trainables.models import DnCNN
 from trainables.qair_denoise.config import Config
-from trainables.qair_denoise.data import (Split, denoise, draw_sigma, load_dataset, noisy, query_ap, query_indices,
+from trainables.data.landmark_splits import Split, query_indices
+from trainables.qair_denoise.data import (denoise, draw_sigma, load_dataset, noisy, query_ap,
                                           random_patches, sift_backend, splits_of, uint8_chw)
 from trainables.qair_denoise.stages import LABELS, PRETRAIN, QAIR_HEAD, head_stage_name
 
