@@ -5,7 +5,8 @@
 - ``pareto`` (multi-objective): the non-dominated finished trials, plus ``pareto.png``;
 - ``epochs``: the first objective per epoch, one column per trial, or per value of the first
   categorical searched param (mean of its trials), plus ``epochs.png``;
-- ``slice.png``: each final objective against each searched param, one panel per pair.
+- ``slice.png``: each final objective against each searched param, one panel per pair;
+- ``curve_<name>`` (schemes with ``curves``): the best trial's paper figures, plus ``curve_<name>.png``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sweeps.console import progress
 from sweeps.mlflow_layout import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, STOPPED_EARLY, TRIAL_ID, existing_client
 from trainables.errors import UserInputError
 from trainables.registry import get_scheme
+
+CURVE = "curve_"  # tables named so are a scheme's paper figures (``Scheme.curves``): also plotted
 
 
 def pareto_front(points: list[list[float]], modes: list[str]) -> list[int]:
@@ -66,6 +69,8 @@ def sweep_tables(client, parent_run) -> dict[str, pd.DataFrame]:
     if finished:
         best_row, best_run = (max if first["mode"] == "max" else min)(finished, key=lambda x: x[0][first["metric"]])
         tables[scheme.name] = pd.DataFrame(scheme.table(best_run.data.metrics))
+        if scheme.curves is not None:
+            tables |= {f"{CURVE}{name}": pd.DataFrame(rows) for name, rows in scheme.curves(best_run.data.metrics).items()}
     if len(objectives) > 1 and finished:
         points = [[r[o["metric"]] for o in objectives] for r, _ in finished]
         front = pareto_front(points, [o["mode"] for o in objectives])
@@ -221,6 +226,23 @@ def epoch_figure(table: pd.DataFrame, metric: str):
     return fig
 
 
+def curve_figure(table: pd.DataFrame, name: str):
+    """A scheme's paper figure: the first column is the x-axis, every other column a line."""
+    plt = _pyplot()
+    x = table.columns[0]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    positions = range(len(table)) if _categorical(table[x]) else table[x]
+    for column in table.columns[1:]:
+        ax.plot(positions, table[column], "o-", markersize=3, label=str(column))
+    if _categorical(table[x]):
+        ax.set_xticks(range(len(table)), table[x].astype(str))
+    ax.set_xlabel(str(x))
+    ax.set_title(name.removeprefix(CURVE).replace("_", " "), fontsize="medium")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
 def log_figure(client, run_id: str, fig, name: str) -> None:
     """Log ``fig`` (skipped when None) and close it: pyplot keeps every open figure alive otherwise."""
     if fig is None:
@@ -256,8 +278,10 @@ def finalize(client, state: dict, status: str) -> None:
                    "slice.png")
         if "epochs" in tables:
             log_figure(client, parent_id, epoch_figure(tables["epochs"], objectives[0]["metric"]), "epochs.png")
+        for name in (n for n in tables if n.startswith(CURVE)):
+            log_figure(client, parent_id, curve_figure(tables[name], name), f"{name}.png")
         for name, df in tables.items():
-            if name not in ("trials", "epochs"):  # a column per trial: too wide for the console
+            if name not in ("trials", "epochs") and not name.startswith(CURVE):  # too wide, or plotted
                 progress(f"{name} table:\n{to_markdown(df)}")
     finally:
         client.set_terminated(parent_id, status=status)

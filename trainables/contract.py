@@ -14,7 +14,8 @@ A scheme is a ``Scheme`` value in ``trainables.registry.SCHEMES``. The call orde
    ``trainables.loop.run_epochs`` writes that loop once for every scheme.
 4. ``build_model(config)`` is the registered model's architecture; ``state[STATE_MODEL]`` holds
    its ``state_dict``. ``model_io(config)`` declares what it takes and returns
-   (``trainables.model_io``). ``table(metrics)`` gives the paper-style rows.
+   (``trainables.model_io``). ``table(metrics)`` gives the paper-style rows, and the optional
+   ``curves(metrics)`` the paper's line figures.
 
 The device is passed in; nothing below the entry points (the Ray adapter, ``prepare`` in the
 driver, the benchmark) picks one.
@@ -132,4 +133,7 @@ class Scheme:
     model_io: Callable[[Any], ModelIO]
     table: Callable[[dict[str, float]], list[dict]]
     smoke: dict[str, Any]
+    # Optional paper figures: {name: rows}, each row's first key the x-axis and the others one line
+    # each; the sweep report logs them as tables and line plots (``curve_<name>``).
+    curves: Callable[[dict[str, float]], dict[str, list[dict]]] | None = None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainables import nima_sr, qair_denoise, qrnet
+from trainables import fsr_gan, nima_sr, qair_denoise, qrnet
 from trainables.contract import Scheme
 from trainables.errors import UserInputError
 
@@ -11,6 +11,7 @@ SCHEMES: dict[str, Scheme] = {
     "qrnet": qrnet.SCHEME,
     "mqrnet": qrnet.MQRNET,
     "nima_sr": nima_sr.SCHEME,
+    "fsr_gan": fsr_gan.SCHEME,
 }
 
 

@@ -24,6 +24,7 @@ SMALL = {
     "qrnet": dict(kwargs=dict(base=4, depth=3), x=(2, 3, 19, 23), out=(2, 3, 19, 23), unit=True),
     "fsr_generator": dict(kwargs=dict(channels=2, size=16), x=(2, 2, 16, 16), out=(2, 2, 16, 16)),
     "fsr_critic": dict(kwargs=dict(channels=2, size=16), x=(2, 2, 16, 16), out=(2,)),
+    "landmark_descriptor": dict(kwargs=dict(dim=16, num_classes=5, widths=(4, 8)), x=(2, 3, 24, 40), out=(2, 5)),
     "nima_head": dict(kwargs=dict(backbone="small"), x=(2, 3, 32, 32), out=(2, 10), unit=True),
     "small_vgg": dict(kwargs=dict(num_classes=10, width=8), x=(2, 3, 32, 32), out=(2, 10)),
     "small_resnet": dict(kwargs=dict(num_classes=10, width=8), x=(2, 3, 32, 32), out=(2, 10)),

@@ -15,6 +15,7 @@ from trainables.errors import UserInputError
 from trainables.models.backbones import (BACKBONES, ImageNetNormalize, build_backbone,
                                          feature_extractor)
 from trainables.models.classifiers import SmallInception, SmallResNet, SmallVGG
+from trainables.models.descriptor import LandmarkDescriptor
 from trainables.models.dncnn import DnCNN
 from trainables.models.edsr import EDSR, MDSR
 from trainables.models.fsr import FSRCritic, FSRGenerator
@@ -30,6 +31,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "qrnet": QRNet,
     "fsr_generator": FSRGenerator,
     "fsr_critic": FSRCritic,
+    "landmark_descriptor": LandmarkDescriptor,
     "nima_head": NIMAHead,
     "small_vgg": SmallVGG,
     "small_resnet": SmallResNet,
@@ -52,5 +54,5 @@ def build_model(name: str, **kwargs) -> nn.Module:
 __all__ = [
     "MODELS", "build_model", "BACKBONES", "build_backbone", "feature_extractor",
     "ImageNetNormalize", "DnCNN", "QAIRHead", "EDSR", "MDSR", "QRNet", "FSRGenerator",
-    "FSRCritic", "NIMAHead", "SmallVGG", "SmallResNet", "SmallInception",
+    "FSRCritic", "LandmarkDescriptor", "NIMAHead", "SmallVGG", "SmallResNet", "SmallInception",
 ]
