@@ -61,6 +61,8 @@ def _load_extractor(folder: Path, config: Config, *, device) -> torch.nn.Module:
 
 
 def _check_extractor(config: Config) -> None:
+    """The inputs every stage reads, before anything is built: one line each if missing."""
+    load_dataset(config)
     if config.extractor == "vgg16":
         build_extractor(config)
 
