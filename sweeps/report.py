@@ -233,7 +233,8 @@ def curve_figure(table: pd.DataFrame, name: str):
     fig, ax = plt.subplots(figsize=(6, 4))
     positions = range(len(table)) if _categorical(table[x]) else table[x]
     for column in table.columns[1:]:
-        ax.plot(positions, table[column], "o-", markersize=3, label=str(column))
+        constant = table[column].nunique(dropna=True) == 1 and len(table) > 1  # a reference line (e.g. the large query)
+        ax.plot(positions, table[column], "--" if constant else "o-", markersize=3, label=str(column))
     if _categorical(table[x]):
         ax.set_xticks(range(len(table)), table[x].astype(str))
     ax.set_xlabel(str(x))

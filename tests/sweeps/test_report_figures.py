@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from sweeps.mlflow_layout import OBJECTIVES, ROLE, SCHEME, SEARCHED, TRIAL_ID
-from sweeps.report import epoch_table, finalize, report_experiment, slice_figure, sweep_tables
+from sweeps.report import curve_figure, epoch_table, finalize, report_experiment, slice_figure, sweep_tables
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
@@ -141,3 +141,17 @@ def test_finalize_without_history_or_finished_trial_logs_no_figure(store):
     assert not {"slice.png", "epochs.png"} & {a.path for a in client.list_artifacts(parent_id)}
     assert "tables/epochs.json" not in {a.path for a in client.list_artifacts(parent_id, "tables")}
     assert "tables/trials.json" in {a.path for a in client.list_artifacts(parent_id, "tables")}
+
+
+def test_curve_figure_draws_a_line_per_method_on_the_first_column():
+    table = pd.DataFrame({"area ratio": ["1/4", "1/16", "1/64"], "Raw": [0.5, 0.4, 0.3], "FSR": [0.45, 0.42, 0.4],
+                          "large query": [0.55, 0.55, 0.55]})
+    fig = curve_figure(table, "curve_fig6_map")
+    (ax,) = fig.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"Raw", "FSR", "large query"}
+    assert list(lines["Raw"].get_ydata()) == [0.5, 0.4, 0.3] and list(lines["Raw"].get_xdata()) == [0, 1, 2]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1/4", "1/16", "1/64"]
+    assert lines["large query"].get_linestyle() == "--" and lines["Raw"].get_linestyle() == "-"  # reference vs measured
+    assert ax.get_title() == "fig6 map"
+    plt.close(fig)
