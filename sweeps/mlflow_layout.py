@@ -44,6 +44,12 @@ def existing_client(tracking_uri: str):
     return MlflowClient(tracking_uri)
 
 
+def finished_trials(client, experiment_id: str) -> list:
+    """Every trial run of an experiment that ran to the end (all its sweeps, not only the latest)."""
+    return client.search_runs([experiment_id], filter_string=f"tags.`{ROLE}` = 'trial' and attributes.status = 'FINISHED'",
+                              max_results=10_000)
+
+
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out = {}
     for k, v in d.items():

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sweeps.checkpoint import read_model_config
-from sweeps.mlflow_layout import BEST_CHECKPOINT, OBJECTIVES, PROMOTE, ROLE, existing_client
+from sweeps.mlflow_layout import BEST_CHECKPOINT, OBJECTIVES, PROMOTE, ROLE, existing_client, finished_trials
 from sweeps.pyfunc_spec import pyfunc_arguments
 from sweeps.report import latest_sweep_run
 from trainables.errors import UserInputError
@@ -52,9 +52,7 @@ def select_best_trial(client, experiment_name: str, select_metric: str | None):
     promote = json.loads(parent.data.tags.get(PROMOTE, "{}"))
     select_metric = select_metric or objectives[0]["metric"]
     select_mode = next((o["mode"] for o in objectives if o["metric"] == select_metric), promote.get("mode", "max"))
-    runs = client.search_runs([parent.info.experiment_id], filter_string=f"tags.`{ROLE}` = 'trial' and attributes.status = 'FINISHED'",
-                              max_results=10_000)
-    candidates = [r for r in runs if r.data.tags.get(BEST_CHECKPOINT) and select_metric in r.data.metrics]
+    candidates = [r for r in finished_trials(client, parent.info.experiment_id) if r.data.tags.get(BEST_CHECKPOINT) and select_metric in r.data.metrics]
     if not candidates:
         raise UserInputError(f"experiment '{experiment_name}' has no finished trial with a checkpoint and metric '{select_metric}'")
     best = (max if select_mode == "max" else min)(candidates, key=lambda r: r.data.metrics[select_metric])

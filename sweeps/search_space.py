@@ -7,7 +7,6 @@ range is a ``UserInputError`` before anything launches.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -79,11 +79,10 @@ def verdict(c: Comparison, per_seed: dict[int, dict[str, float]]) -> dict:
 
 def trial_metrics_by(client, experiment: str, param: str) -> dict[str, dict[str, float]]:
     """Finished trials' metrics per value of ``param`` (trials sharing a value are averaged)."""
-    from sweeps.mlflow_layout import ROLE
+    from sweeps.mlflow_layout import finished_trials
 
     found = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([found.experiment_id], filter_string=f"tags.`{ROLE}` = 'trial' and attributes.status = 'FINISHED'",
-                              max_results=10_000) if found else []
+    runs = finished_trials(client, found.experiment_id) if found else []
     groups: dict[str, list[dict[str, float]]] = {}
     for run in runs:
         if param not in run.data.params:
