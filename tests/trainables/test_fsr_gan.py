@@ -22,7 +22,8 @@ def test_losses_are_eqs_7_and_9():
     sr, hr = torch.tensor([[3.0, 4.0], [0.0, 1.0]]), torch.zeros(2, 2)  # distances 5 and 1
     for r in (1.0, 2.0, 3.0):
         assert focal_term(sr, hr, r).item() == pytest.approx((5 ** r + 1) / 2)
-    assert generator_loss(d_sr, sr, hr, r=2.0, w_adv=0.1).item() == pytest.approx(-0.1 * 2.0 + 13.0)
+    loss, focal = generator_loss(d_sr, sr, hr, r=2.0, w_adv=0.1)
+    assert loss.item() == pytest.approx(-0.1 * 2.0 + 13.0) and focal.item() == pytest.approx(13.0)
 
 
 def test_a_larger_r_puts_more_of_the_gradient_on_the_worse_pair():

@@ -95,8 +95,7 @@ def _build_bank(out: Path, config: Config, *, device, progress: Progress | None)
     crops = [view if c == 0 else random_crop(view, 0.5, gen) for view in views for c in range(config.pair_crops)]
     if progress:
         progress(f"feature bank: {len(crops)} training crops × {len(ks) + 1} sizes, {len(rset.imlist)} database images")
-    bank = {"train_hr": None, "train_lr": None}
-    bank["train_hr"], bank["train_lr"] = features(crops)
+    bank = dict(zip(("train_hr", "train_lr"), features(crops)))
     bank["db"] = describe(extractor, torch.stack([to_input(rset.load_db(i), side) for i in range(len(rset.imlist))]), device)
     bank["distractor"] = torch.from_numpy(distractor_mask(rset))
     for name, landmarks in (("val", split.val), ("test", split.test)):
@@ -192,7 +191,7 @@ def _build_generator(out: Path, config: Config, r: float, adversarial: bool, *, 
     torch.save(run.generator.state_dict(), out / "generator.pt")
 
 
-def _load_generator(folder: Path, config: Config, *args, device) -> torch.nn.Module:
+def _load_generator(folder: Path, config: Config, *, device) -> torch.nn.Module:
     from trainables.fsr_gan.training import build_generator
 
     generator = build_generator(config)

@@ -33,9 +33,10 @@ def focal_term(sr: torch.Tensor, hr: torch.Tensor, r: float) -> torch.Tensor:
     return (sr - hr).norm(dim=1).clamp_min(1e-6).pow(r).mean()
 
 
-def generator_loss(d_sr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor, r: float, w_adv: float) -> torch.Tensor:
-    """Eq. 9, the one weighted sum: −w_adv·E[D(F_SR)] + focal term."""
-    return -w_adv * d_sr.mean() + focal_term(sr, hr, r)
+def generator_loss(d_sr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor, r: float, w_adv: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 9, the one weighted sum: −w_adv·E[D(F_SR)] + focal term; returns (loss, focal term)."""
+    focal = focal_term(sr, hr, r)
+    return -w_adv * d_sr.mean() + focal, focal
 
 
 def gradient_penalty(critic: torch.nn.Module, hr: torch.Tensor, sr: torch.Tensor) -> torch.Tensor:
@@ -104,12 +105,12 @@ class FsrTraining:
             small, large = self.batch()
             sr = self.generator(small)
             d_sr = self.critic(sr) if self.w_adv > 0 else torch.zeros(len(sr), device=self.device)
-            loss = generator_loss(d_sr, sr, large, self.r, self.w_adv)
+            loss, focal = generator_loss(d_sr, sr, large, self.r, self.w_adv)
             self.opt_g.zero_grad()
             loss.backward()
             self.opt_g.step()
             sums["train_loss_g"] += loss.item() / c.steps_per_epoch
-            sums["train_focal"] += focal_term(sr.detach(), large, self.r).item() / c.steps_per_epoch
+            sums["train_focal"] += focal.item() / c.steps_per_epoch
         return sums
 
 
