@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sweeps.console import progress
-from sweeps.mlflow_layout import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, SweepState, flatten, param
+from sweeps.mlflow_layout import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, SPACE, SweepState, flatten, param
 from sweeps.spec import SweepSpec, resolve
 from trainables.contract import EPOCHS_FIELD
 from trainables.device import compute_device
@@ -149,6 +149,7 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(spec.name)
     # What report/promote need later, readable from MLflow alone.
     tags = {ROLE: "sweep", SCHEME: spec.scheme, SEARCHED: json.dumps(list(spec.search_space.params)),
+            SPACE: json.dumps(spec.search_space.params),
             OBJECTIVES: json.dumps([vars(o) for o in spec.objectives]), PROMOTE: json.dumps(spec.promote)}
     parent = client.create_run(experiment_id, run_name=f"sweep-{stamp}", tags=tags)
     parent_id = parent.info.run_id

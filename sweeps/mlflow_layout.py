@@ -22,6 +22,7 @@ from trainables.errors import UserInputError
 ROLE, TRIAL_ID, SCHEME = "tasksweep.role", "tasksweep.trial_id", "tasksweep.scheme"
 BEST_CHECKPOINT, STOPPED_EARLY = "tasksweep.best_checkpoint", "tasksweep.stopped_early"
 SEARCHED, OBJECTIVES, PROMOTE = "tasksweep.searched", "tasksweep.objectives", "tasksweep.promote"
+SPACE = "tasksweep.search_space"  # the search space itself (JSON): the Optuna figures replay trials over it
 NODE = "tasksweep.node_id"
 # Ray's bookkeeping keys: not metrics of the scheme.
 _NOT_METRICS = {"training_iteration", "time_this_iter_s", "time_total_s", "timestamp", "pid", "done",

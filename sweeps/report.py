@@ -6,7 +6,9 @@
 - ``epochs``: the first objective per epoch, one column per trial, or per value of the first
   categorical searched param (mean of its trials), plus ``epochs.png``;
 - ``slice.png``: each final objective against each searched param, one panel per pair;
-- ``curve_<name>`` (schemes with ``curves``): the best trial's paper figures, plus ``curve_<name>.png``.
+- ``curve_<name>`` (schemes with ``curves``): the best trial's paper figures, plus ``curve_<name>.png``;
+- ``importances`` and ``optuna_{history,importances,parallel}.png``: Optuna's view of the first
+  objective (``sweeps.study_figures``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from sweeps.console import progress
-from sweeps.mlflow_layout import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, STOPPED_EARLY, TRIAL_ID, existing_client
+from sweeps.mlflow_layout import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, SPACE, STOPPED_EARLY, TRIAL_ID, existing_client
 from trainables.errors import UserInputError
 from trainables.registry import get_scheme
 
@@ -261,6 +263,17 @@ def log_tables(client, run_id: str, tables: dict[str, pd.DataFrame]) -> None:
         client.log_text(run_id, to_markdown(df), f"tables/{name}.md")
 
 
+def log_study(client, run_id: str, trials: pd.DataFrame, space: dict, objective: dict) -> None:
+    """Optuna's history, fANOVA importances (figure and table) and parallel coordinates (``sweeps.study_figures``)."""
+    from sweeps.study_figures import importances, replay_study, study_figures
+
+    study = replay_study(trials, space, objective)
+    for name, fig in study_figures(study, objective["metric"]).items():
+        log_figure(client, run_id, fig, name)
+    if len(study.trials) >= 2:
+        log_tables(client, run_id, {"importances": importances(study)})
+
+
 def finalize(client, state: dict, status: str) -> None:
     """End every run of the sweep (none stays RUNNING) and log the tables on the parent run."""
     child_status = "KILLED" if status in ("KILLED", "FAILED") else "FINISHED"
@@ -281,6 +294,8 @@ def finalize(client, state: dict, status: str) -> None:
             log_figure(client, parent_id, epoch_figure(tables["epochs"], objectives[0]["metric"]), "epochs.png")
         for name in (n for n in tables if n.startswith(CURVE)):
             log_figure(client, parent_id, curve_figure(tables[name], name), f"{name}.png")
+        if SPACE in parent.data.tags:  # sweeps launched before the tag existed have no figures
+            log_study(client, parent_id, tables["trials"], json.loads(parent.data.tags[SPACE]), objectives[0])
         for name, df in tables.items():
             if name not in ("trials", "epochs") and not name.startswith(CURVE):  # too wide, or plotted
                 progress(f"{name} table:\n{to_markdown(df)}")

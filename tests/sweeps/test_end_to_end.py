@@ -65,6 +65,9 @@ def test_smoke_sweep_mlflow_layout(smoke_sweep):
     assert saved["scheme"] == "qair_denoise" and saved["model_io"] == {"kind": "images", "scales": [1]}
     tables = {a.path for a in client.list_artifacts(parent.info.run_id, "tables")}
     assert {"tables/trials.json", "tables/trials.md", "tables/qair_denoise.json", "tables/qair_denoise.md"} <= tables
+    assert "tables/importances.json" in tables  # Optuna's view: which hyperparameter mattered
+    assert {"optuna_history.png", "optuna_importances.png", "optuna_parallel.png", "slice.png"} <= {
+        a.path for a in client.list_artifacts(parent.info.run_id)}
     table_md = client.download_artifacts(parent.info.run_id, "tables/qair_denoise.md", str(cwd))
     assert "NN-QA" in Path(table_md).read_text() and "NLM" in Path(table_md).read_text()
 

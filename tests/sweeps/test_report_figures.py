@@ -10,7 +10,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from sweeps.mlflow_layout import OBJECTIVES, ROLE, SCHEME, SEARCHED, TRIAL_ID
+from sweeps.mlflow_layout import OBJECTIVES, ROLE, SCHEME, SEARCHED, SPACE, TRIAL_ID
 from sweeps.report import curve_figure, epoch_table, finalize, report_experiment, slice_figure, sweep_tables
 
 matplotlib.use("Agg")
@@ -27,13 +27,13 @@ def store(tmp_path):
     return client, experiment_id, uri
 
 
-def record(client, experiment_id, searched, objectives, trials) -> dict:
+def record(client, experiment_id, searched, objectives, trials, space=None) -> dict:
     """A sweep as the launcher and the tracker leave it before ``finalize``: children still RUNNING.
 
     ``trials``: (trial id, params, per-epoch values of the first objective, final values of the others).
     """
-    parent = client.create_run(experiment_id, tags={ROLE: "sweep", SCHEME: "qair_denoise",
-                                                    SEARCHED: json.dumps(searched), OBJECTIVES: json.dumps(objectives)})
+    tags = {ROLE: "sweep", SCHEME: "qair_denoise", SEARCHED: json.dumps(searched), OBJECTIVES: json.dumps(objectives)}
+    parent = client.create_run(experiment_id, tags=tags | ({SPACE: json.dumps(space)} if space else {}))
     runs = {}
     for trial_id, params, history, others in trials:
         run = client.create_run(experiment_id, tags={"mlflow.parentRunId": parent.info.run_id, TRIAL_ID: trial_id,
@@ -132,13 +132,42 @@ def test_finalize_logs_slice_and_epochs_and_report_writes_the_epochs_table(store
     assert epochs["arch=edsr"].tolist() == [21.0, 22.0, 22.0]
 
 
+ARCH_SPACE = {"lr": {"type": "loguniform", "low": 1e-5, "high": 1e-1},
+              "arch": {"type": "choice", "values": ["edsr", "mdsr"]}}
+
+
+def test_finalize_logs_optuna_history_importances_and_parallel_coordinates(store):
+    client, experiment_id, _ = store
+    state = record(client, experiment_id, ["lr", "arch"], [PSNR, NIMA], ARCH_SWEEP, space=ARCH_SPACE)
+    finalize(client, state, "FINISHED")
+    parent_id = state["parent_run_id"]
+    assert {"optuna_history.png", "optuna_importances.png", "optuna_parallel.png"} <= {
+        a.path for a in client.list_artifacts(parent_id)}
+    path = client.download_artifacts(parent_id, "tables/importances.json")
+    table = json.loads(open(path).read())
+    importances = dict(zip(*[[row[i] for row in table["data"]] for i in (0, 1)]))
+    assert set(importances) == {"lr", "arch"} and math.isclose(sum(importances.values()), 1.0, abs_tol=1e-6)
+
+
+def test_replayed_study_holds_finished_trials_with_params_mapped_back_to_the_space():
+    from sweeps.study_figures import replay_study
+
+    trials = pd.DataFrame([{"status": "FINISHED", "lr": 1e-3, "arch": "mdsr", "val_psnr": 25.0},
+                           {"status": "FINISHED", "lr": 1e-2, "arch": "edsr", "val_psnr": None},  # no value yet
+                           {"status": "FAILED", "lr": 1e-4, "arch": "edsr", "val_psnr": 20.0}])
+    study = replay_study(trials, ARCH_SPACE, PSNR)
+    assert [(t.params, t.value) for t in study.trials] == [({"lr": 1e-3, "arch": "mdsr"}, 25.0)]
+    assert study.direction.name == "MAXIMIZE"
+
+
 def test_finalize_without_history_or_finished_trial_logs_no_figure(store):
     client, experiment_id, _ = store
-    state = record(client, experiment_id, ["lr"], [PSNR], [("t1", {"lr": 1e-3}, [], {})])  # died before epoch 1
+    state = record(client, experiment_id, ["lr"], [PSNR], [("t1", {"lr": 1e-3}, [], {})],  # died before epoch 1
+                   space={"lr": ARCH_SPACE["lr"]})
     finalize(client, state, "FAILED")
     parent_id = state["parent_run_id"]
     assert client.get_run(parent_id).info.status == "FAILED"
-    assert not {"slice.png", "epochs.png"} & {a.path for a in client.list_artifacts(parent_id)}
+    assert not {"slice.png", "epochs.png", "optuna_history.png"} & {a.path for a in client.list_artifacts(parent_id)}
     assert "tables/epochs.json" not in {a.path for a in client.list_artifacts(parent_id, "tables")}
     assert "tables/trials.json" in {a.path for a in client.list_artifacts(parent_id, "tables")}
 
