@@ -71,7 +71,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _check_host(host: str, allowed_hosts: str | None, basic_auth: bool) -> None:
+def check_host(host: str, allowed_hosts: str | None, basic_auth: bool) -> None:
     if is_loopback(host):
         return
     missing = [flag for flag, ok in (("--allowed-hosts", allowed_hosts), ("--basic-auth", basic_auth)) if not ok]
@@ -121,7 +121,7 @@ def _bind_family_and_addr(host: str) -> tuple[int, str]:
         return socket.AF_INET, h
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
     if not 1 <= port <= 65535:
         raise ServerError(f"port {port} is out of range 1-65535")
     family, addr = _bind_family_and_addr(host)
@@ -285,6 +285,17 @@ def _basic_auth_env(paths: dict[str, Path], env: dict) -> str | None:
     return str(pw_file) if own_db and pw_file.exists() else None
 
 
+def admin_password(workdir: str | os.PathLike = ".") -> str:
+    """The basic-auth admin password the server uses: MLFLOW_AUTH_ADMIN_PASSWORD, else the generated file."""
+    if os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD"):
+        return os.environ["MLFLOW_AUTH_ADMIN_PASSWORD"]
+    pw_file = _paths(workdir)["dir"] / "admin_password"
+    if pw_file.is_file():
+        return pw_file.read_text().strip()
+    raise ServerError("basic auth needs the admin password: set MLFLOW_AUTH_ADMIN_PASSWORD, or start "
+                      "'tasksweep server start --basic-auth' here first (it generates one)")
+
+
 def start(
     host: str = "127.0.0.1",
     port: int = 5000,
@@ -305,7 +316,7 @@ def start(
     host = host.strip().strip("[]")  # "[::1]" -> "::1", as uvicorn wants it
     if isinstance(allowed_hosts, (list, tuple)):
         allowed_hosts = ",".join(allowed_hosts)
-    _check_host(host, allowed_hosts, basic_auth)
+    check_host(host, allowed_hosts, basic_auth)
     if basic_auth:
         _check_basic_auth_installed()
     _check_backend_uri(backend_store_uri)
@@ -321,7 +332,7 @@ def start(
     if (s := _read_state(paths)) and _alive(s["pid"], s.get("proc_start_ticks")):
         raise ServerError(f"an MLflow server is already running from {workdir} (pid {s['pid']}, "
                           f"{s.get('url', '?')}); stop it first with 'tasksweep server stop'")
-    _check_port_free(host, port)
+    check_port_free(host, port)
 
     with _locked(paths):
         if (s := _read_state(paths)) and _alive(s["pid"], s.get("proc_start_ticks")):

@@ -61,3 +61,55 @@ def _value(text: str):
         return float(text)
     except ValueError:
         return text
+
+
+def ui_latency(tracking_uri: str, model: str, version: str = "champion", size: int = 512, requests: int = 5) -> dict:
+    """``tasksweep bench ui``: seconds per page answer for a ``size``² photo, through the real app.
+
+    The app (``sweeps.ui_app``) runs in uvicorn on a loopback port in this process; each request is
+    a real HTTP POST of a PNG with the model's default degradation applied on the server, so a
+    timing holds decoding, degradation, the model, the baseline, the scores and PNG encoding.
+    The first request (loading the model) is reported apart: later ones hit the cache.
+    """
+    import json
+    import socket
+    import threading
+    import urllib.parse
+    import urllib.request
+
+    import cv2
+    import skimage.data
+    import uvicorn
+
+    from sweeps.ui_app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(tracking_uri), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        query = urllib.parse.urlencode({"model": model, "version": version})
+        with urllib.request.urlopen(f"{base}/api/defaults?{query}", timeout=300) as r:  # loads the model
+            defaults = json.loads(r.read())
+        d = defaults["degradation"]
+        photo = cv2.resize(skimage.data.chelsea(), (size, size))[..., ::-1]
+        png = cv2.imencode(".png", photo)[1].tobytes()
+        query = urllib.parse.urlencode({"model": model, "version": version, "scale": d["scale"], "noise": d["noise"],
+                                        "blur": d["blur"]})
+        seconds = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            with urllib.request.urlopen(urllib.request.Request(f"{base}/api/try?{query}", data=png), timeout=300) as r:
+                r.read()
+            seconds.append(time.perf_counter() - started)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    return {"model": model, "version": defaults["version"], "scheme": defaults["scheme"], "size": size,
+            "degradation": d, "threads": torch.get_num_threads(), "requests": requests,
+            "seconds": [round(s, 3) for s in seconds], "median_s": round(sorted(seconds)[len(seconds) // 2], 3)}

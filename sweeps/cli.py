@@ -105,7 +105,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def _after_sweep(outcome, tracking_uri: str) -> int:
     if outcome.interrupted:
         return 130
+    from sweeps.mlflow_layout import browse_lines
+
     print(f"sweep '{outcome.experiment}' finished: MLflow experiment '{outcome.experiment}', parent run {outcome.parent_run_id}")
+    print("\n".join(browse_lines(tracking_uri, outcome.experiment, outcome.parent_run_id)))
     print(f"  tables:   tasksweep report --experiment {outcome.experiment} --tracking-uri {tracking_uri}")
     print(f"  promote:  tasksweep promote --experiment {outcome.experiment} --tracking-uri {tracking_uri}")
     return 0
@@ -128,7 +131,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> None:
-    from sweeps.mlflow_layout import default_tracking_uri
+    from sweeps.mlflow_layout import browse_lines, default_tracking_uri
     from sweeps.promote import promote
 
     uri = default_tracking_uri(args.tracking_uri)
@@ -136,6 +139,8 @@ def cmd_promote(args: argparse.Namespace) -> None:
     print(result.message)
     print(f"registered: models:/{result.model_name}/{result.version} (from trial run {result.source_run_id})")
     print(f"load it:    mlflow.pyfunc.load_model('models:/{result.model_name}@champion')  # MLFLOW_TRACKING_URI={uri}")
+    print(f"try it:     tasksweep ui --tracking-uri {uri}   # then open http://127.0.0.1:5001")
+    print("\n".join(browse_lines(uri, args.experiment, result.source_run_id, (result.model_name, result.version))))
 
 
 def cmd_bench_overhead(args: argparse.Namespace) -> None:
@@ -150,6 +155,35 @@ def cmd_bench_overhead(args: argparse.Namespace) -> None:
     print(f"  sweep (Ray Tune + Optuna + MLflow): {result['sweep_wall_s']:8.2f} s")
     print(f"  plain Python loop:                  {result['loop_wall_s']:8.2f} s")
     print(f"  ratio: {result['ratio']:.3f}  ({result['overhead_per_trial_s']:.2f} s overhead per trial)")
+
+
+def cmd_ui(args: argparse.Namespace) -> None:
+    from mlflow_server._server import admin_password, is_loopback
+    from sweeps.mlflow_layout import default_tracking_uri, mlflow_ui_url
+    from sweeps.ui_app import serve
+
+    uri = default_tracking_uri(args.tracking_uri)
+    ui = args.mlflow_ui or mlflow_ui_url(uri)
+    password = admin_password() if args.basic_auth else None
+    host = args.host if is_loopback(args.host) or ":" not in args.host else f"[{args.host}]"
+    print(f"tasksweep ui: http://{host}:{args.port}/  (models from {uri})", flush=True)
+    print(f"  MLflow UI links: {ui}" if ui else "  no MLflow UI links: start 'tasksweep server start' here, or pass --mlflow-ui URL",
+          flush=True)
+    print("  stop it with Ctrl-C", flush=True)
+    serve(args.host, args.port, uri, ui, args.allowed_hosts, args.basic_auth, password)
+
+
+def cmd_bench_ui(args: argparse.Namespace) -> None:
+    from sweeps.bench import ui_latency
+    from sweeps.mlflow_layout import default_tracking_uri
+
+    result = ui_latency(default_tracking_uri(args.tracking_uri), args.model, args.version, args.size, args.requests)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    print(f"tasksweep ui, {result['model']} v{result['version']} ({result['scheme']}), a {result['size']}×{result['size']} PNG, "
+          f"degradation {result['degradation']}, {result['threads']} torch threads:")
+    print(f"  per request: {', '.join(f'{s:.2f}' for s in result['seconds'])} s  (median {result['median_s']:.2f} s; model already loaded)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -175,6 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_data_check)
 
     add_server_cli(sub)
+
+    ui = sub.add_parser("ui", help="a web page to try registered models on your own images, beside a baseline")
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="interface to bind (default 127.0.0.1); a non-loopback host needs --allowed-hosts and --basic-auth")
+    ui.add_argument("--port", type=int, default=5001, help="port (default 5001; the MLflow server's default is 5000)")
+    ui.add_argument("--allowed-hosts", default=None, help="comma-separated Host headers to accept, as for 'server start'")
+    ui.add_argument("--basic-auth", action="store_true",
+                    help="require user 'admin' and the MLflow server's admin password (MLFLOW_AUTH_ADMIN_PASSWORD or the generated one)")
+    ui.add_argument("--mlflow-ui", help="MLflow UI base URL for links (default: the tracking server, or 'tasksweep server' started here)")
+    _tracking(ui)
+    ui.set_defaults(func=cmd_ui)
 
     demo = sub.add_parser("demo", help="the embedded default end to end: sweep, tables, champion, next steps")
     _tracking(demo)
@@ -229,6 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     over.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a sweep field")
     over.add_argument("--json", action="store_true")
     over.set_defaults(func=cmd_bench_overhead)
+    ui_bench = bench.add_parser("ui", help="seconds per 'tasksweep ui' answer for a photo, through the real app")
+    ui_bench.add_argument("--model", required=True, help="registered model name, e.g. qair_denoise")
+    ui_bench.add_argument("--version", default="champion", help="version or alias (default champion)")
+    ui_bench.add_argument("--size", type=int, default=512, help="photo side in pixels (default 512)")
+    ui_bench.add_argument("--requests", type=int, default=5)
+    ui_bench.add_argument("--json", action="store_true")
+    _tracking(ui_bench)
+    ui_bench.set_defaults(func=cmd_bench_ui)
     return parser
 
 

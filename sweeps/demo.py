@@ -34,6 +34,7 @@ def check_summary(seen: dict) -> str:
 
 def run_demo(tracking_uri: str) -> int:
     from sweeps.launch import launch
+    from sweeps.mlflow_layout import browse_lines
     from sweeps.promote import promote
     from sweeps.spec import SWEEPS_DIR, load_sweep
 
@@ -52,9 +53,11 @@ def run_demo(tracking_uri: str) -> int:
         print(check.stdout[-2000:] + check.stderr[-2000:], file=sys.stderr)
         return 1
     print(check_summary(json.loads(check.stdout.strip().splitlines()[-1])))
+    print("\n".join(browse_lines(tracking_uri, spec.name, outcome.parent_run_id, (result.model_name, result.version))))
     print(f"""
 Next steps:
-  browse:   tasksweep server start        # then open http://127.0.0.1:5000 (experiment '{spec.name}')
+  browse:   tasksweep server start        # then open the links above (experiment '{spec.name}')
+  try it:   tasksweep ui                  # then open http://127.0.0.1:5001: your image, champion beside baseline
   tables:   tasksweep report --experiment {spec.name}
   load it:  MLFLOW_TRACKING_URI={tracking_uri} python -c "import mlflow; m = mlflow.pyfunc.load_model('{model_uri}'); print(m.metadata.signature)"
   paper preset: tasksweep launch sweeps/qair_denoise.yaml   (or --smoke for a 1-minute run)""")

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sweeps.console import progress
-from sweeps.mlflow_layout import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, SPACE, SweepState, flatten, param
+from sweeps.mlflow_layout import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, SPACE, SweepState, experiment_for, flatten, param
 from sweeps.spec import SweepSpec, resolve
 from trainables.contract import EPOCHS_FIELD
 from trainables.device import compute_device
@@ -145,8 +145,7 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
     config = scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()})
     stages = scheme.prepare(config, compute_device(), progress)
     client = MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name(spec.name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(spec.name)
+    experiment_id = experiment_for(client, spec.name)
     # What report/promote need later, readable from MLflow alone.
     tags = {ROLE: "sweep", SCHEME: spec.scheme, SEARCHED: json.dumps(list(spec.search_space.params)),
             SPACE: json.dumps(spec.search_space.params),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,82 @@ _NOT_METRICS = {"training_iteration", "time_this_iter_s", "time_total_s", "times
                 "time_since_restore", "iterations_since_restore", "epochs_planned"}
 
 
+@contextmanager
+def tracking_uri_set(uri: str):
+    """``mlflow.set_tracking_uri`` for the block only: it also exports ``MLFLOW_TRACKING_URI``, which
+    every later subprocess of the caller (a sweep launched next, say) would inherit."""
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)  # None unsets the global and the variable
+
+
 def default_tracking_uri(cli_value: str | None = None) -> str:
     """``--tracking-uri``, else MLFLOW_TRACKING_URI, else ``mlflow.db`` in the working directory."""
     return cli_value or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+# MLflow 3's UI opens an experiment without this tag on its GenAI overview (traces, tokens).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
+def experiment_for(client, name: str) -> str:
+    """The id of experiment ``name``, created if missing, tagged as model training."""
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        return client.create_experiment(name, tags=EXPERIMENT_KIND)
+    for key, value in EXPERIMENT_KIND.items():
+        if found.tags.get(key) != value:
+            client.set_experiment_tag(found.experiment_id, key, value)
+    return found.experiment_id
+
+
+def mlflow_ui_url(tracking_uri: str) -> str | None:
+    """Where a browser finds the MLflow UI for this store: the server itself for an http(s) URI,
+    else a ``tasksweep server`` started from this folder on the same store, else None."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return tracking_uri.rstrip("/")
+    from mlflow_server import status
+
+    running = status()
+    if running and running.get("running") and running.get("backend_store_uri") == tracking_uri:
+        return running["url"].rstrip("/")
+    return None
+
+
+def run_url(ui: str, experiment_id: str, run_id: str | None = None, tab: str = "") -> str:
+    """A run's page (``tab``: e.g. "artifacts"), or with no run the experiment's classic run table.
+    ``workflowType=machine_learning``: MLflow 3.17's UI otherwise shows its GenAI side (a run
+    becomes an "Evaluation"), remembering the last choice in the browser."""
+    path = f"{ui}/#/experiments/{experiment_id}/runs" + (f"/{run_id}" if run_id else "") + (f"/{tab}" if tab else "")
+    return path + "?workflowType=machine_learning"
+
+
+def model_version_url(ui: str, name: str, version: str) -> str:
+    return f"{ui}/#/models/{name}/versions/{version}"
+
+
+def browse_lines(tracking_uri: str, experiment: str, run_id: str | None = None,
+                 model: tuple[str, str] | None = None) -> list[str]:
+    """Direct links into the MLflow UI: the sweep's run table, a run, a registered model version."""
+    from mlflow import MlflowClient
+
+    found = MlflowClient(tracking_uri).get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    ui = mlflow_ui_url(tracking_uri)
+    lines = [] if ui else ["  MLflow UI (after 'tasksweep server start' here):"]
+    ui = ui or "http://127.0.0.1:5000"
+    lines.append(f"  runs:     {run_url(ui, found.experiment_id)}")
+    if run_id:
+        lines.append(f"  run:      {run_url(ui, found.experiment_id, run_id)}")
+    if model:
+        lines.append(f"  model:    {model_version_url(ui, *model)}")
+    return lines
 
 
 def existing_client(tracking_uri: str):

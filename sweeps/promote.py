@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sweeps.checkpoint import read_model_config
-from sweeps.mlflow_layout import BEST_CHECKPOINT, OBJECTIVES, PROMOTE, ROLE, existing_client, finished_trials
+from sweeps.mlflow_layout import BEST_CHECKPOINT, OBJECTIVES, PROMOTE, ROLE, existing_client, finished_trials, tracking_uri_set
 from sweeps.pyfunc_spec import pyfunc_arguments
 from sweeps.report import latest_sweep_run
 from trainables.errors import UserInputError
@@ -70,20 +69,6 @@ def _champion(client, model_name: str):
         return None
 
 
-@contextmanager
-def _tracking_uri(uri: str):
-    """``mlflow.set_tracking_uri`` for the block only: it also exports ``MLFLOW_TRACKING_URI``, which
-    every later subprocess of the caller (a sweep launched next, say) would inherit."""
-    import mlflow
-
-    before = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(before)  # None unsets the global and the variable
-
-
 def promote(tracking_uri: str, experiment_name: str, model_name: str | None = None, select_metric: str | None = None) -> Promotion:
     import mlflow
 
@@ -98,7 +83,7 @@ def promote(tracking_uri: str, experiment_name: str, model_name: str | None = No
     if champion is not None and champion.tags.get(SOURCE_TAG) == run.info.run_id:
         return Promotion(model_name, champion.version, run.info.run_id, heldout, value, False,
                          f"the best trial is already champion v{champion.version}: nothing new registered")
-    with _tracking_uri(tracking_uri), tempfile.TemporaryDirectory() as tmp:
+    with tracking_uri_set(tracking_uri), tempfile.TemporaryDirectory() as tmp:
         folder = Path(client.download_artifacts(run.info.run_id, run.data.tags[BEST_CHECKPOINT], tmp))
         io = read_model_config(folder)["model_io"]
         with mlflow.start_run(experiment_id=run.info.experiment_id, run_name=f"promote-{run.info.run_name}",

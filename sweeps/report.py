@@ -268,10 +268,11 @@ def log_study(client, run_id: str, trials: pd.DataFrame, space: dict, objective:
     from sweeps.study_figures import importances, replay_study, study_figures
 
     study = replay_study(trials, space, objective)
-    for name, fig in study_figures(study, objective["metric"]).items():
+    table = importances(study)
+    for name, fig in study_figures(study, objective["metric"], table).items():
         log_figure(client, run_id, fig, name)
-    if len(study.trials) >= 2:
-        log_tables(client, run_id, {"importances": importances(study)})
+    if table is not None:
+        log_tables(client, run_id, {"importances": table})
 
 
 def finalize(client, state: dict, status: str) -> None:
@@ -295,7 +296,10 @@ def finalize(client, state: dict, status: str) -> None:
         for name in (n for n in tables if n.startswith(CURVE)):
             log_figure(client, parent_id, curve_figure(tables[name], name), f"{name}.png")
         if SPACE in parent.data.tags:  # sweeps launched before the tag existed have no figures
-            log_study(client, parent_id, tables["trials"], json.loads(parent.data.tags[SPACE]), objectives[0])
+            try:
+                log_study(client, parent_id, tables["trials"], json.loads(parent.data.tags[SPACE]), objectives[0])
+            except Exception as e:  # an extra view: its failure must not fail a finished sweep
+                progress(f"Optuna figures left out: {type(e).__name__}: {e}")
         for name, df in tables.items():
             if name not in ("trials", "epochs") and not name.startswith(CURVE):  # too wide, or plotted
                 progress(f"{name} table:\n{to_markdown(df)}")

@@ -181,12 +181,11 @@ def log_summary(tracking_uri: str, experiment: str, sweep_file: str, runs: dict[
     """A run in ``experiment`` holding the seeds' best trial runs and the tables; returns its id."""
     from mlflow import MlflowClient
 
-    from sweeps.mlflow_layout import ROLE
+    from sweeps.mlflow_layout import ROLE, experiment_for
     from sweeps.report import log_tables
 
     client = MlflowClient(tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    experiment_id = experiment_for(client, experiment)
     run = client.create_run(experiment_id, run_name="seeds", tags={ROLE: "seeds", **{f"best_run.seed{s}": r for s, r in runs.items()}})
     client.log_param(run.info.run_id, "sweep_file", sweep_file)
     client.log_param(run.info.run_id, "seeds", " ".join(map(str, runs)))

@@ -5,8 +5,9 @@ study over the sweep's search space (``tasksweep.search_space`` on the parent ru
 can be rebuilt from MLflow alone, like every other table. Optuna's own matplotlib plots draw them:
 
 - ``optuna_history.png``: the first objective per trial and the best so far;
-- ``optuna_importances.png`` and the ``importances`` table: fANOVA importances of the searched
-  params for the first objective (needs two or more finished trials);
+- ``optuna_importances.png`` and the ``importances`` table: fANOVA importances (Optuna's
+  evaluator) of the searched params for the first objective; left out when they cannot be told
+  (fewer than two finished trials, or all scored the same);
 - ``optuna_parallel.png``: a parallel-coordinate plot of params and first objective.
 """
 
@@ -61,17 +62,24 @@ def _same_number(a, b) -> bool:
         return False
 
 
-def importances(study) -> pd.DataFrame:
-    """fANOVA importance of each searched param (seeded, so a rebuilt report agrees); sums to 1."""
+def importances(study) -> pd.DataFrame | None:
+    """fANOVA importance of each searched param (seeded, so a rebuilt report agrees; sums to 1),
+    or None when it cannot be told: fewer than two trials, or every trial scored the same."""
     import optuna
     from optuna.importance import FanovaImportanceEvaluator
 
-    values = optuna.importance.get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
+    if len(study.trials) < 2:
+        return None
+    try:
+        values = optuna.importance.get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
+    except RuntimeError:  # "zero total variance in all trees": nothing to attribute
+        return None
     return pd.DataFrame({"param": list(values), "importance": [float(v) for v in values.values()]})
 
 
-def study_figures(study, metric: str) -> dict:
-    """``{file name: matplotlib figure}``; empty with no finished trial, no importances below two."""
+def study_figures(study, metric: str, table: pd.DataFrame | None) -> dict:
+    """``{file name: matplotlib figure}``: none without a finished trial; the importances only
+    when ``table`` (``importances``) could be computed."""
     import optuna
     from optuna.importance import FanovaImportanceEvaluator
     from optuna.visualization import matplotlib as plots
@@ -79,14 +87,13 @@ def study_figures(study, metric: str) -> dict:
     from sweeps.report import _pyplot
 
     _pyplot()  # the Agg backend, before Optuna imports pyplot
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if not complete:
+    if not study.trials:
         return {}
     with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         figures = {"optuna_history.png": plots.plot_optimization_history(study, target_name=metric).figure,
                    "optuna_parallel.png": plots.plot_parallel_coordinate(study, target_name=metric).figure}
-        if len(complete) >= 2:
+        if table is not None:
             figures["optuna_importances.png"] = plots.plot_param_importances(
                 study, evaluator=FanovaImportanceEvaluator(seed=0), target_name=metric).figure
     for fig in figures.values():

@@ -43,7 +43,7 @@ def no_process(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("a process or port check was reached")
     monkeypatch.setattr(_server.subprocess, "Popen", boom)
-    monkeypatch.setattr(_server, "_check_port_free", boom)
+    monkeypatch.setattr(_server, "check_port_free", boom)
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_public_api():
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.8.9.10", "::1", "[::1]"])
 def test_loopback_hosts(host):
     assert _server.is_loopback(host)
-    _server._check_host(host, None, False)
+    _server.check_host(host, None, False)
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "10.0.0.5", "example.com", "localhost.example.com"])
@@ -73,7 +73,7 @@ def test_non_loopback_refused_before_anything_starts(tmp_path, no_process, host,
 def test_non_loopback_accepted_with_both_flags():
     # Only the pure check: tests never bind a non-loopback address.
     assert not _server.is_loopback("0.0.0.0")
-    _server._check_host("0.0.0.0", "mlflow.lab.example,10.0.0.5:5000", True)
+    _server.check_host("0.0.0.0", "mlflow.lab.example,10.0.0.5:5000", True)
 
 
 def test_command_flags():
@@ -224,7 +224,7 @@ def test_real_server_lifecycle(workdir, monkeypatch, capsys):
     assert not _server._alive(pid) and _server.group_processes(pid) == []
     assert not (workdir / ".tasksweep" / "server" / "server.pid").exists()
     assert stop(workdir)["stopped"] is False
-    _server._check_port_free("127.0.0.1", port)  # the port is free again
+    _server.check_port_free("127.0.0.1", port)  # the port is free again
 
 
 @pytest.mark.slow

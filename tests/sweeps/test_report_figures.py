@@ -160,6 +160,19 @@ def test_replayed_study_holds_finished_trials_with_params_mapped_back_to_the_spa
     assert study.direction.name == "MAXIMIZE"
 
 
+def test_importances_are_left_out_when_every_trial_scored_the_same(store):
+    from sweeps.study_figures import importances, replay_study
+
+    tied = [(f"t{i}", {"lr": lr, "arch": "edsr"}, [20.0], {}) for i, lr in enumerate((1e-4, 1e-3, 1e-2))]
+    client, experiment_id, _ = store
+    state = record(client, experiment_id, ["lr", "arch"], [PSNR], tied, space=ARCH_SPACE)
+    finalize(client, state, "FINISHED")  # fANOVA raises on zero variance: the sweep must still end
+    artifacts = {a.path for a in client.list_artifacts(state["parent_run_id"])}
+    assert "optuna_history.png" in artifacts and "optuna_importances.png" not in artifacts
+    frame = pd.DataFrame([{"status": "FINISHED", "lr": lr, "arch": "edsr", "val_psnr": 20.0} for lr in (1e-4, 1e-3)])
+    assert importances(replay_study(frame, ARCH_SPACE, PSNR)) is None
+
+
 def test_finalize_without_history_or_finished_trial_logs_no_figure(store):
     client, experiment_id, _ = store
     state = record(client, experiment_id, ["lr"], [PSNR], [("t1", {"lr": 1e-3}, [], {})],  # died before epoch 1

@@ -34,6 +34,8 @@ SCHEME = Scheme(
     model_io=_model_io,
     table=table,
     smoke=SMOKE,
+    # SR: the bicubic downscale alone (the model_io's scale); deblurring: then a Gaussian blur
+    input_degradation=lambda config: {"blur_sigma": config.deblur_sigma} if config.task == "deblur" else {},
 )
 
 __all__ = ["SCHEME", "Config", "SMOKE", "coupled_loss", "build_model", "prepare", "train", "table"]

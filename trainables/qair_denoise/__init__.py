@@ -23,6 +23,7 @@ SCHEME = Scheme(
     model_io=lambda config: Images(scales=(1,)),  # a denoiser: same size out
     table=table,
     smoke=SMOKE,
+    input_degradation=lambda config: {"noise_sigma": config.sigma},
 )
 
 __all__ = ["SCHEME", "Config", "SMOKE", "coupled_loss", "build_model", "prepare", "train", "table"]

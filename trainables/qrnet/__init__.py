@@ -55,6 +55,13 @@ def _model_io(config) -> Images:
     return Images(scales=(1,))  # QRNet returns the recovered image at the input's size
 
 
+def _input_degradation(config) -> dict[str, float]:
+    """The middle noise level (else the middle blur level) of those it was trained on."""
+    if "noise" in config.distortions:
+        return {"noise_sigma": config.noise_levels[len(config.noise_levels) // 2]}
+    return {"blur_sigma": config.blur_levels[len(config.blur_levels) // 2]}
+
+
 SCHEME = Scheme(
     name="qrnet",
     description="U-Net recovering distorted images for a classifier: L1 + λ·CE, frozen or end-to-end (seed 003, Tables 2-5)",
@@ -65,6 +72,7 @@ SCHEME = Scheme(
     model_io=_model_io,
     table=table,
     smoke=SMOKE,
+    input_degradation=_input_degradation,
 )
 
 MQRNET = Scheme(
@@ -77,6 +85,7 @@ MQRNET = Scheme(
     model_io=_model_io,
     table=mtable,
     smoke=SMOKE,
+    input_degradation=_input_degradation,
 )
 
 __all__ = ["SCHEME", "MQRNET", "Config", "MConfig", "SMOKE", "coupled_loss", "qrnet_loss", "build_model",
