@@ -160,8 +160,9 @@ def cmd_bench_overhead(args: argparse.Namespace) -> None:
 def cmd_ui(args: argparse.Namespace) -> None:
     from mlflow_server._server import admin_password, is_loopback
     from sweeps.mlflow_layout import default_tracking_uri, mlflow_ui_url
-    from sweeps.ui_app import serve
+    from sweeps.ui_app import check_bind, serve
 
+    check_bind(args.host, args.port, args.allowed_hosts, args.basic_auth)
     uri = default_tracking_uri(args.tracking_uri)
     ui = args.mlflow_ui or mlflow_ui_url(uri)
     password = admin_password() if args.basic_auth else None
@@ -170,7 +171,7 @@ def cmd_ui(args: argparse.Namespace) -> None:
     print(f"  MLflow UI links: {ui}" if ui else "  no MLflow UI links: start 'tasksweep server start' here, or pass --mlflow-ui URL",
           flush=True)
     print("  stop it with Ctrl-C", flush=True)
-    serve(args.host, args.port, uri, ui, args.allowed_hosts, args.basic_auth, password)
+    serve(args.host, args.port, uri, ui, args.allowed_hosts, password)
 
 
 def cmd_bench_ui(args: argparse.Namespace) -> None:

@@ -125,15 +125,19 @@ def _authorized(header: str, password: str) -> bool:
     return secrets.compare_digest(user, ADMIN_USERNAME) and secrets.compare_digest(given, password)
 
 
-def serve(host: str, port: int, tracking_uri: str, ui_url: str | None, allowed_hosts: str | None,
-          basic_auth: bool, password: str | None) -> None:
-    """Check the host rules and the port, then serve until Ctrl-C."""
-    import uvicorn
-
+def check_bind(host: str, port: int, allowed_hosts: str | None, basic_auth: bool) -> None:
+    """The MLflow server's host rules and a free port, before anything starts (``ServerError``)."""
     from mlflow_server._server import check_host, check_port_free
 
     check_host(host, allowed_hosts, basic_auth)
     check_port_free(host, port)
+
+
+def serve(host: str, port: int, tracking_uri: str, ui_url: str | None, allowed_hosts: str | None,
+          password: str | None) -> None:
+    """Serve until Ctrl-C (after ``check_bind``); ``password`` set: basic auth as user admin."""
+    import uvicorn
+
     hosts = [h.strip().split(":")[0] for h in allowed_hosts.split(",")] + ["localhost", "127.0.0.1"] if allowed_hosts else None
-    app = create_app(tracking_uri, ui_url, hosts, password if basic_auth else None)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(tracking_uri, ui_url, hosts, password), host=host, port=port, log_level="warning",
+                access_log=False)

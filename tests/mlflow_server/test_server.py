@@ -182,6 +182,7 @@ def test_real_server_lifecycle(workdir, monkeypatch, capsys):
     assert done.returncode == 0, done.stderr
     url = f"http://127.0.0.1:{port}"
     assert f"--tracking-uri {url}" in done.stdout and f"MLFLOW_TRACKING_URI={url}" in done.stdout
+    assert f"{url}/#/experiments?workflowType=machine_learning" in done.stdout  # the model-training view
 
     s = status(workdir)
     assert s["running"] and s["healthy"] and s["url"] == url and s["port"] == port

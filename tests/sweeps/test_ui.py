@@ -7,6 +7,7 @@ Screenshots go to ``test-artifacts/`` at the repo root (or ``$TASKSWEEP_TEST_ART
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -102,6 +103,45 @@ def post(url: str, data: bytes) -> tuple[int, dict]:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
+
+
+def test_non_loopback_ui_is_refused_before_anything_starts(tmp_path):
+    proc = subprocess.run(CLI + ["ui", "--host", "0.0.0.0", "--port", str(free_port())], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""  # nothing announced, nothing started
+    assert proc.stderr.strip().startswith("tasksweep: error: refusing to bind non-loopback host '0.0.0.0'")
+    assert "--allowed-hosts and --basic-auth" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_ui_basic_auth_asks_for_the_admin_password(tmp_path):
+    port = free_port()
+    env = {**os.environ, "MLFLOW_AUTH_ADMIN_PASSWORD": "s3cret-for-test"}
+    proc = subprocess.Popen(CLI + ["ui", "--basic-auth", "--port", str(port), "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        deadline = time.time() + 60
+        while True:
+            assert proc.poll() is None and time.time() < deadline, "the ui did not start"
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                raise AssertionError("answered without credentials")
+            except urllib.error.HTTPError as e:
+                assert e.code == 401 and "Basic" in e.headers["WWW-Authenticate"]
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.3)
+        for password, ok in (("wrong", False), ("s3cret-for-test", True)):
+            token = base64.b64encode(f"admin:{password}".encode()).decode()
+            request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as r:
+                    assert ok and r.read() == b"ok"
+            except urllib.error.HTTPError as e:
+                assert not ok and e.code == 401
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 def test_promote_prints_direct_links_into_the_mlflow_ui(promoted):
