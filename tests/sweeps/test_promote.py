@@ -12,7 +12,8 @@ from mlflow import MlflowClient
 
 from sweeps.checkpoint import write_checkpoint
 from sweeps.mlflow_layout import BEST_CHECKPOINT, OBJECTIVES, PROMOTE, ROLE
-from sweeps.promote import CHAMPION, IO_TAG, _tracking_uri, promote
+from sweeps.mlflow_layout import tracking_uri_set
+from sweeps.promote import CHAMPION, IO_TAG, promote
 from tests.toy_schemes import TOYS
 from trainables.contract import STATE_MODEL
 from trainables.registry import SCHEMES
@@ -57,7 +58,7 @@ def test_champion_moves_only_between_models_of_the_same_io(tmp_path, toys):
     assert os.environ.get("MLFLOW_TRACKING_URI") == before  # a sweep launched next must not inherit it
     assert first.champion_moved and "becomes champion" in first.message
     assert json.loads(client.get_model_version("toy", "1").tags[IO_TAG]) == {"kind": "images", "scales": [2]}
-    with _tracking_uri(uri):  # models:/ sources resolve through the global registry URI
+    with tracking_uri_set(uri):  # models:/ sources resolve through the global registry URI
         registered = Path(mlflow.artifacts.download_artifacts(client.get_model_version("toy", "1").source, dst_path=str(tmp_path / "v1")))
     weights = torch.load(next(registered.rglob("model.pt")), weights_only=True)  # the weights alone, no pickled code
     assert set(weights) == {"body.0.weight", "body.0.bias"}  # toy_upscale2's conv
