@@ -11,6 +11,7 @@ import skimage.data
 import torch
 
 from sweeps.checkpoint import MODEL_FILE, write_model_config
+from sweeps.mlflow_layout import tracking_uri_set
 from sweeps.pyfunc_spec import pyfunc_arguments
 from sweeps.tryout import IO_TAG, Catalog, Degradation, baseline, default_degradation, read_image, try_model
 from tests.toy_schemes import TOYS
@@ -25,23 +26,27 @@ def catalog(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for name, scheme in TOYS.items():
             mp.setitem(SCHEMES, name, scheme)
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(experiment_name="toys")
-        client = mlflow.MlflowClient(uri)
-        for name in ("toy_multiscale", "toy_classify", "toy_judge", "toy_features"):
-            scheme, folder = TOYS[name], root / name
-            folder.mkdir()
-            config = scheme.Config.from_dict(scheme.smoke)
-            torch.save(scheme.build_model(config).state_dict(), folder / MODEL_FILE)
-            write_model_config(folder, scheme, config)
-            with mlflow.start_run():
-                info = mlflow.pyfunc.log_model(name="model", registered_model_name=name, pip_requirements=["torch"],
-                                               **pyfunc_arguments(folder))
-            version = str(info.registered_model_version)
-            client.set_model_version_tag(name, version, IO_TAG, json.dumps(scheme.model_io(config).to_dict()))
-            client.set_registered_model_alias(name, "champion", version)
-        mlflow.set_tracking_uri(None)
+        with tracking_uri_set(uri):
+            register_toys(uri, root)
         yield Catalog(uri, "http://127.0.0.1:5000")
+
+
+def register_toys(uri, root) -> None:
+    """Each toy logged and registered as ``promote`` does it: tagged with its io, alias champion."""
+    mlflow.set_experiment(experiment_name="toys")
+    client = mlflow.MlflowClient(uri)
+    for name in ("toy_multiscale", "toy_classify", "toy_judge", "toy_features"):
+        scheme, folder = TOYS[name], root / name
+        folder.mkdir()
+        config = scheme.Config.from_dict(scheme.smoke)
+        torch.save(scheme.build_model(config).state_dict(), folder / MODEL_FILE)
+        write_model_config(folder, scheme, config)
+        with mlflow.start_run():
+            info = mlflow.pyfunc.log_model(name="model", registered_model_name=name, pip_requirements=["torch"],
+                                           **pyfunc_arguments(folder))
+        version = str(info.registered_model_version)
+        client.set_model_version_tag(name, version, IO_TAG, json.dumps(scheme.model_io(config).to_dict()))
+        client.set_registered_model_alias(name, "champion", version)
 
 
 def photo() -> np.ndarray:

@@ -173,7 +173,7 @@ def test_api_scores_the_champion_against_its_baseline_and_rejects_bad_input(prom
 
 @pytest.mark.skipif(not (CHROMIUM and DRIVER), reason=NO_BROWSER)
 def test_page_in_headless_chromium_and_the_sweep_in_mlflow_ui(promoted, ui):
-    selenium = pytest.importorskip("selenium", reason=NO_BROWSER)
+    pytest.importorskip("selenium", reason=NO_BROWSER)
     from selenium import webdriver
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
