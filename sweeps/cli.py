@@ -13,7 +13,7 @@ import sys
 
 from mlflow_server import ServerError
 from mlflow_server import add_cli as add_server_cli
-from sweeps.console import progress
+from sweeps.console import progress, sigterm_as_ctrl_c
 from trainables.errors import UserInputError
 
 
@@ -90,7 +90,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
     spec = load_sweep(args.sweep, smoke=args.smoke, assignments=args.set)
     outcome = launch(spec, default_tracking_uri(args.tracking_uri), address=args.address,
-                     storage_path=args.storage_path, base_dir=Path(args.sweep).parent)
+                     storage_path=args.storage_path, base_dir=Path(args.sweep).parent, optuna_url=args.optuna_storage)
     return _after_sweep(outcome, default_tracking_uri(args.tracking_uri))
 
 
@@ -105,10 +105,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def _after_sweep(outcome, tracking_uri: str) -> int:
     if outcome.interrupted:
         return 130
-    from sweeps.mlflow_layout import browse_lines
+    from sweeps.launch import STATE_NAME
+    from sweeps.mlflow_layout import SweepState, browse_lines
 
     print(f"sweep '{outcome.experiment}' finished: MLflow experiment '{outcome.experiment}', parent run {outcome.parent_run_id}")
     print("\n".join(browse_lines(tracking_uri, outcome.experiment, outcome.parent_run_id)))
+    study = SweepState(outcome.sweep_dir / STATE_NAME).read().get("optuna")
+    if study:
+        print(f"  optuna:   optuna-dashboard {study['storage']}   # study '{study['study_name']}' (pip install optuna-dashboard)")
     print(f"  tables:   tasksweep report --experiment {outcome.experiment} --tracking-uri {tracking_uri}")
     print(f"  promote:  tasksweep promote --experiment {outcome.experiment} --tracking-uri {tracking_uri}")
     return 0
@@ -234,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field, e.g. fixed.sigma=90")
     launch.add_argument("--address", help="join an existing Ray cluster (e.g. 10.0.0.5:6379); default: a local loopback-only Ray")
     launch.add_argument("--storage-path", help="where Ray keeps trial state (shared storage for multi-node); default ./ray_results")
+    launch.add_argument("--optuna-storage", metavar="URL",
+                        help="Optuna RDB storage for the study (e.g. postgresql://...); default sqlite:///<sweep folder>/optuna.db")
     _tracking(launch)
     launch.set_defaults(func=cmd_launch)
 
@@ -292,6 +298,7 @@ def _tracking(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    sigterm_as_ctrl_c()  # a sweep installs it again once Ray is up: ray.init replaces it
     try:
         code = args.func(args)
     except (UserInputError, ServerError) as e:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sweeps.console import progress
-from sweeps.mlflow_layout import OBJECTIVES, PROMOTE, ROLE, SCHEME, SEARCHED, SPACE, SweepState, experiment_for, flatten, param
+from sweeps.console import progress, sigterm_as_ctrl_c
+from sweeps.mlflow_layout import (OBJECTIVES, OPTUNA, PROMOTE, ROLE, SCHEME, SEARCHED, SPACE, SweepState, experiment_for,
+                                  flatten, param, redact)
 from sweeps.spec import SweepSpec, resolve
 from trainables.contract import EPOCHS_FIELD
 from trainables.device import compute_device
@@ -58,8 +59,51 @@ def init_ray(address: str | None) -> None:
         raise RuntimeError(f"the local Ray came up on {node_ip}, not on loopback; refusing to run on it")
 
 
-def _searcher(spec: SweepSpec):
-    """Seeded TPE over the search space (several objectives → multi-objective TPE), or a seeded grid."""
+def check_resources(spec: SweepSpec, can_grow: bool) -> None:
+    """Can some node ever hold one trial? A local Ray cannot grow: no is one line and exit 2.
+    A cluster may gain nodes (an autoscaler, a worker joining): say what the sweep waits for."""
+    import ray
+
+    need = {"CPU": spec.cpu_per_trial, "GPU": spec.gpu_per_trial}
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if any(all(node.get(k, 0.0) >= v for k, v in need.items() if v > 0) for node in nodes):
+        return
+    ask = f"{need['CPU']:g} CPU and {need['GPU']:g} GPU"
+    have = "; ".join(f"{n.get('CPU', 0):g} CPU, {n.get('GPU', 0):g} GPU" for n in nodes) or "none"
+    if not can_grow:
+        raise UserInputError(f"no node can hold a trial: each asks for {ask} (resources_per_trial), "
+                             f"and this machine's Ray has {have}")
+    progress(f"waiting for a node with {ask} (resources_per_trial): the cluster's nodes have {have}; "
+             "trials start when one joins (Ctrl-C to stop)")
+
+
+def start_ray(spec: SweepSpec, address: str | None) -> None:
+    """Ray up and able to hold a trial, before anything is written to MLflow."""
+    import ray
+
+    progress("starting Ray" + (f" (joining {address})" if address else " (local, loopback only)"))
+    init_ray(address)
+    sigterm_as_ctrl_c()
+    try:
+        check_resources(spec, can_grow=address is not None)
+    except BaseException:
+        ray.shutdown()
+        raise
+
+
+def optuna_storage(url: str):
+    """Optuna's RDB storage at ``url`` (tables created if new); a bad URL is one line, exit 2."""
+    import optuna
+
+    try:
+        return optuna.storages.RDBStorage(url)
+    except Exception as e:  # a wrong scheme, a missing driver, a server that does not answer
+        raise UserInputError(f"Optuna storage {url!r} cannot be opened: {str(e).splitlines()[0]}") from None
+
+
+def _searcher(spec: SweepSpec, storage, study_name: str):
+    """Seeded TPE over the search space (several objectives → multi-objective TPE), or a seeded
+    grid; the study is kept in ``storage`` (Optuna's RDB storage), so optuna-dashboard opens it."""
     import optuna
 
     from sweeps.search import PruneAwareOptunaSearch
@@ -75,6 +119,8 @@ def _searcher(spec: SweepSpec):
         sampler=(optuna.samplers.GridSampler(spec.search_space.to_grid(), seed=spec.seed) if spec.sampler == "grid"
                  else optuna.samplers.TPESampler(seed=spec.seed)),
         seed=spec.seed,
+        storage=storage,
+        study_name=study_name,
     )
 
 
@@ -95,7 +141,7 @@ def _trainable(spec: SweepSpec):
                                {"cpu": spec.cpu_per_trial, "gpu": spec.gpu_per_trial})
 
 
-def _tuner(spec: SweepSpec, sweep_dir: Path):
+def _tuner(spec: SweepSpec, sweep_dir: Path, storage, study_name: str):
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
@@ -110,7 +156,7 @@ def _tuner(spec: SweepSpec, sweep_dir: Path):
     single = {} if spec.multi_objective else {"metric": first.metric, "mode": first.mode}
     return tune.Tuner(
         _trainable(spec),
-        tune_config=tune.TuneConfig(search_alg=_searcher(spec), scheduler=scheduler, num_samples=spec.num_samples,
+        tune_config=tune.TuneConfig(search_alg=_searcher(spec, storage, study_name), scheduler=scheduler, num_samples=spec.num_samples,
                                     max_concurrent_trials=spec.max_concurrent, reuse_actors=True,
                                     time_budget_s=spec.time_budget_s, **single),
         run_config=tune.RunConfig(
@@ -131,7 +177,8 @@ def _incomplete(results, num_samples: int) -> bool:
 
 
 def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, storage_path: str | None = None,
-           base_dir: Path = Path(".")) -> Outcome:
+           base_dir: Path = Path("."), optuna_url: str | None = None) -> Outcome:
+    """``optuna_url``: where the Optuna study lives (default ``optuna.db`` in the sweep folder)."""
     from mlflow import MlflowClient
 
     scheme = get_scheme(spec.scheme)
@@ -140,28 +187,35 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
     sweep_dir = Path(storage_path or "ray_results").resolve() / f"{spec.name}-{stamp}"
     if (sweep_dir / STATE_NAME).exists():
         raise UserInputError(f"{sweep_dir} already holds a sweep: resume it with `tasksweep resume {sweep_dir}`")
+    storage = optuna_storage(optuna_url) if optuna_url else None  # a bad URL fails before any work
     # Stages first: a missing dataset root or a wrong layout fails here, before MLflow is touched.
     # Built once here; each trial's own prepare() then finds them in the cache.
     config = scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()})
     stages = scheme.prepare(config, compute_device(), progress)
+    start_ray(spec, address)
     client = MlflowClient(tracking_uri)
     experiment_id = experiment_for(client, spec.name)
     # What report/promote need later, readable from MLflow alone.
     tags = {ROLE: "sweep", SCHEME: spec.scheme, SEARCHED: json.dumps(list(spec.search_space.params)),
             SPACE: json.dumps(spec.search_space.params),
             OBJECTIVES: json.dumps([vars(o) for o in spec.objectives]), PROMOTE: json.dumps(spec.promote)}
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    if storage is None:
+        optuna_url = f"sqlite:///{sweep_dir / 'optuna.db'}"
+        storage = optuna_storage(optuna_url)
+    study = {"storage": redact(optuna_url), "study_name": f"{spec.name}-{stamp}"}
+    tags[OPTUNA] = json.dumps(study)
     parent = client.create_run(experiment_id, run_name=f"sweep-{stamp}", tags=tags)
     parent_id = parent.info.run_id
     raw = {k: v for k, v in spec.raw.items() if k != "smoke"}
     params = {**flatten(raw), **{f"stage.{k}": v for k, v in stages.items()}}
     client.log_batch(parent_id, params=[param(k, v) for k, v in params.items()])
-    sweep_dir.mkdir(parents=True, exist_ok=True)
     state = SweepState(sweep_dir / STATE_NAME)
-    state.update(raw=spec.raw, base_dir=str(base_dir.resolve()), tracking_uri=tracking_uri, address=address,
+    state.update(optuna=study, raw=spec.raw, base_dir=str(base_dir.resolve()), tracking_uri=tracking_uri, address=address,
                  experiment_id=experiment_id, parent_run_id=parent_id, scheme=spec.scheme,
                  fixed=spec.fixed, trial_runs={}, checkpoints={})
     progress(f"sweep '{spec.name}': {spec.num_samples} trials of {spec.scheme}, MLflow {tracking_uri}, run {parent_id}")
-    return _run(spec, sweep_dir, client, parent_id, address, fresh=True)
+    return _run(spec, sweep_dir, client, parent_id, tuner=lambda: _tuner(spec, sweep_dir, storage, study["study_name"]))
 
 
 def resume(sweep_dir: str | Path) -> Outcome:
@@ -175,27 +229,25 @@ def resume(sweep_dir: str | Path) -> Outcome:
     spec = resolve(saved["raw"], Path(saved["base_dir"]))
     if not tune.Tuner.can_restore(str(sweep_dir / RAY_DIR)):
         raise UserInputError(f"{sweep_dir} has no Ray experiment state to resume (the sweep stopped before its first trial): launch it again")
+    start_ray(spec, saved.get("address"))
     client = MlflowClient(saved["tracking_uri"])
     client.update_run(saved["parent_run_id"], status="RUNNING")
     progress(f"resuming sweep '{spec.name}' from {sweep_dir}")
-    return _run(spec, sweep_dir, client, saved["parent_run_id"], saved.get("address"), fresh=False)
+    # Ray's restored searcher holds the study (and its storage), finished trials included.
+    restore = lambda: tune.Tuner.restore(str(sweep_dir / RAY_DIR), trainable=_trainable(spec),  # noqa: E731
+                                         resume_unfinished=True, resume_errored=True)
+    return _run(spec, sweep_dir, client, saved["parent_run_id"], tuner=restore)
 
 
-def _run(spec, sweep_dir, client, parent_id, address, fresh) -> Outcome:
+def _run(spec, sweep_dir, client, parent_id, tuner) -> Outcome:
+    """Fit ``tuner()`` (a new or a restored Tuner) on the Ray that ``start_ray`` started; end the runs."""
     import ray
-    from ray import tune
 
     from sweeps.report import finalize
 
     interrupted = False
     try:
-        progress("starting Ray" + (f" (joining {address})" if address else " (local, loopback only)"))
-        init_ray(address)
-        if fresh:
-            tuner = _tuner(spec, sweep_dir)
-        else:
-            tuner = tune.Tuner.restore(str(sweep_dir / RAY_DIR), trainable=_trainable(spec), resume_unfinished=True, resume_errored=True)
-        results = tuner.fit()
+        results = tuner().fit()
         interrupted = _incomplete(results, spec.num_samples)
     except KeyboardInterrupt:
         interrupted = True

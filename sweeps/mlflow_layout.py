@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ BEST_CHECKPOINT, STOPPED_EARLY = "tasksweep.best_checkpoint", "tasksweep.stopped
 SEARCHED, OBJECTIVES, PROMOTE = "tasksweep.searched", "tasksweep.objectives", "tasksweep.promote"
 SPACE = "tasksweep.search_space"  # the search space itself (JSON): the Optuna figures replay trials over it
 NODE = "tasksweep.node_id"
+OPTUNA = "tasksweep.optuna"  # {"storage": URL (password redacted), "study_name": ...}: the sweep's Optuna study
+ERROR = "tasksweep.error"  # a FAILED trial's error (last line); the traceback is its error.txt
 # Ray's bookkeeping keys: not metrics of the scheme.
 _NOT_METRICS = {"training_iteration", "time_this_iter_s", "time_total_s", "timestamp", "pid", "done",
                 "time_since_restore", "iterations_since_restore", "epochs_planned"}
@@ -42,6 +45,11 @@ def tracking_uri_set(uri: str):
         yield
     finally:
         mlflow.set_tracking_uri(before)  # None unsets the global and the variable
+
+
+def redact(uri: str) -> str:
+    """``postgresql://user:secret@h/db`` -> ``postgresql://user:***@h/db``."""
+    return re.sub(r"^([^:/]+://[^:/@]*):[^@/]*@", r"\1:***@", uri)
 
 
 def default_tracking_uri(cli_value: str | None = None) -> str:

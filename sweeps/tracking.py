@@ -18,8 +18,8 @@ from typing import Any
 
 from ray import tune
 
-from sweeps.mlflow_layout import (BEST_CHECKPOINT, NODE, ROLE, SCHEME, STOPPED_EARLY, TRIAL_ID, SweepState, flatten,
-                                  numeric_metrics, param)
+from sweeps.mlflow_layout import (BEST_CHECKPOINT, ERROR, NODE, ROLE, SCHEME, STOPPED_EARLY, TRIAL_ID, SweepState,
+                                  flatten, numeric_metrics, param)
 
 
 class MlflowTracker(tune.Callback):
@@ -109,7 +109,21 @@ class MlflowTracker(tune.Callback):
         self._end(trial, "FINISHED")
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        run_id = self._run_id(trial)
+        if run_id is not None:  # the error on the run: its last line as a tag, the traceback as a file
+            text = _error_text(trial)
+            self.client.set_tag(run_id, ERROR, (text.strip().splitlines() or ["unknown error"])[-1][:5000])
+            self.client.log_text(run_id, text, "error.txt")
         self._end(trial, "FAILED")
+
+
+def _error_text(trial) -> str:
+    """Ray writes the trial's traceback to ``error.txt`` in its folder before this callback runs."""
+    path = trial.error_file
+    if path and os.path.isfile(path):
+        return Path(path).read_text(errors="replace")
+    error = trial.get_error()
+    return f"{type(error).__name__}: {error}" if error else "the trial failed (Ray recorded no error)"
 
 
 def _exists(path: str) -> bool:

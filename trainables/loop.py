@@ -96,7 +96,8 @@ def run_epochs(epochs: int, trainees: Trainees, one_epoch: Callable[[int], dict[
     """Run epochs ``start + 1 .. epochs`` (``start`` = the resumed state's epoch, else 0).
 
     ``one_epoch(epoch)`` (0-based) trains and evaluates, returning flat float metrics; they
-    must include ``early_stopping.monitor`` when one is given. Each report adds ``epoch`` and
+    must include ``early_stopping.monitor`` when one is given. A loss (a key containing "loss")
+    that is NaN or infinite raises ``FloatingPointError``: the trial fails, the sweep goes on. Each report adds ``epoch`` and
     ``stopped_early`` (1.0 only on the epoch where patience ran out before ``epochs``).
     """
     start = 0
@@ -109,6 +110,11 @@ def run_epochs(epochs: int, trainees: Trainees, one_epoch: Callable[[int], dict[
                 return  # that run had already stopped itself
     for epoch in range(start, epochs):
         metrics = one_epoch(epoch)
+        diverged = {k: v for k, v in metrics.items() if "loss" in k and not math.isfinite(v)}
+        if diverged:  # a NaN loss would otherwise train on silently and finish as a "result"
+            raise FloatingPointError(f"training diverged at epoch {epoch + 1}: "
+                                     + ", ".join(f"{k} = {v}" for k, v in diverged.items())
+                                     + " (try a lower learning rate or loss weight)")
         stopped = False
         if early_stopping is not None:
             stopped = early_stopping.update(metrics[early_stopping.monitor]) and epoch + 1 < epochs

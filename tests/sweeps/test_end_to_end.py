@@ -65,11 +65,21 @@ def test_smoke_sweep_mlflow_layout(smoke_sweep):
     assert saved["scheme"] == "qair_denoise" and saved["model_io"] == {"kind": "images", "scales": [1]}
     tables = {a.path for a in client.list_artifacts(parent.info.run_id, "tables")}
     assert {"tables/trials.json", "tables/trials.md", "tables/qair_denoise.json", "tables/qair_denoise.md"} <= tables
-    assert "tables/importances.json" in tables  # Optuna's view: which hyperparameter mattered
-    assert {"optuna_history.png", "optuna_importances.png", "optuna_parallel.png", "slice.png"} <= {
-        a.path for a in client.list_artifacts(parent.info.run_id)}
+    # Optuna's view: which hyperparameter mattered. fANOVA needs the trials to differ, which
+    # smoke-sized trials may not (test_report_figures checks the importances on varied trials).
+    figures = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"optuna_history.png", "optuna_parallel.png", "slice.png"} <= figures
+    varied = len({round(t.data.metrics["val_map"], 9) for t in trials}) > 1
+    assert ("tables/importances.json" in tables) == ("optuna_importances.png" in figures) == varied
     table_md = client.download_artifacts(parent.info.run_id, "tables/qair_denoise.md", str(cwd))
     assert "NN-QA" in Path(table_md).read_text() and "NLM" in Path(table_md).read_text()
+    # The Optuna study persists beside the Ray folder and opens with optuna.load_study (as optuna-dashboard does).
+    import optuna
+    study = json.loads(parent.data.tags["tasksweep.optuna"])
+    assert study["storage"].startswith(f"sqlite:///{cwd}/ray_results/") and study["storage"].endswith("/optuna.db")
+    loaded = optuna.load_study(study_name=study["study_name"], storage=study["storage"])
+    assert len(loaded.trials) == 3 and {t.state.name for t in loaded.trials} <= {"COMPLETE", "PRUNED"}
+    assert sorted(t.params["lam"] for t in loaded.trials) == sorted(float(t.data.params["lam"]) for t in trials)
 
 
 def test_report_writes_markdown_and_csv(smoke_sweep):
@@ -144,6 +154,52 @@ def test_ctrl_c_then_resume_finishes_without_duplicate_runs(tmp_path):
     ids = [t.data.tags["tasksweep.trial_id"] for t in trials]
     assert len(ids) == len(set(ids)) == 3  # the requested number of trials, one run each
     assert all(t.info.status == "FINISHED" for t in trials) and parents[0].info.status == "FINISHED"
+
+
+def test_sigterm_stops_like_ctrl_c(tmp_path):
+    """SIGTERM (a scheduler's kill, ``timeout``): a clean stop, runs closed, the resume command printed."""
+    args = ["launch", str(SWEEP), "--smoke", "--set", "num_samples=2", "--set", "max_concurrent=1",
+            "--set", "scheduler=fifo", "--set", "fixed.epochs=3", "--set", "name=terminated"]
+    proc = subprocess.Popen(CLI + args, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "epoch 1/3" in line:  # the first trial is training
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    err = "".join(seen) + err
+    assert proc.returncode == 130, err[-3000:]
+    assert "Resume with: tasksweep resume" in err and "Traceback" not in err
+    _, parents, trials = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}", "terminated")
+    assert parents[0].info.status == "KILLED" and all(r.info.status != "RUNNING" for r in trials)
+
+
+def test_resources_no_node_has_are_one_line_and_exit_2(tmp_path):
+    proc = tasksweep(tmp_path, "launch", str(SWEEP), "--smoke", "--set", "resources_per_trial.cpu=4096", check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith("tasksweep: error: no node can hold a trial: each asks for 4096 CPU and 0 GPU")
+    client, parents, trials = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}", "qair_denoise_sigma50") \
+        if (tmp_path / "mlflow.db").exists() else (None, [], [])
+    assert parents == [] and trials == []  # nothing recorded
+
+
+def test_a_diverging_trial_fails_alone_with_its_error_on_the_run(tmp_path):
+    # lr 10-100 makes the DnCNN's loss NaN within two epochs; lam keeps its usual range
+    space = "search_space={lam: {type: loguniform, low: 0.1, high: 100.0}, lr: {type: loguniform, low: 10.0, high: 100.0}}"
+    proc = tasksweep(tmp_path, "launch", str(SWEEP), "--smoke", "--set", "num_samples=2", "--set", "scheduler=fifo",
+                     "--set", space, "--set", "name=diverged", check=False)
+    client, parents, trials = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}", "diverged")
+    assert len(trials) == 2 and all(t.info.status == "FAILED" for t in trials), proc.stderr[-3000:]
+    for t in trials:
+        assert "FloatingPointError: training diverged at epoch" in t.data.tags["tasksweep.error"]
+        assert "error.txt" in {a.path for a in client.list_artifacts(t.info.run_id)}
+    assert parents[0].info.status == "FINISHED"  # the sweep itself ran to its end
+    import optuna
+    study = json.loads(parents[0].data.tags["tasksweep.optuna"])
+    states = [t.state.name for t in optuna.load_study(**study).trials]
+    assert states == ["FAIL", "FAIL"]
 
 
 CLUSTER_SCRIPT = """

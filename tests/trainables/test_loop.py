@@ -82,3 +82,12 @@ def test_running_out_of_epochs_is_not_an_early_stop():
 def test_the_model_must_be_one_of_the_nets():
     with pytest.raises(ValueError, match="not one of the nets"):
         Trainees(nets={"a": nn.Linear(1, 1)}, model="b")
+
+
+def test_a_nan_or_infinite_loss_fails_the_trial_before_it_is_reported():
+    trainees, _ = gan_like()
+    reports = []
+    losses = iter([{"g_loss": 1.0, "psnr": float("inf")}, {"g_loss": float("nan")}])  # an infinite PSNR is no loss
+    with pytest.raises(FloatingPointError, match=r"training diverged at epoch 2: g_loss = nan"):
+        run_epochs(3, trainees, lambda epoch: next(losses), lambda m, s: reports.append(m))
+    assert [m[EPOCH] for m in reports] == [1.0]
