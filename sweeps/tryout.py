@@ -21,6 +21,7 @@ classifiers.
 from __future__ import annotations
 
 import base64
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -178,6 +179,7 @@ class Catalog:
         self.client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
         self._cache: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
         self._lock = threading.Lock()
+        self._downloads = tempfile.TemporaryDirectory(prefix="tasksweep-ui-")  # removed with the catalog
 
     def models(self) -> list[dict]:
         """Every tasksweep-registered model, newest version first, with its aliases and links."""
@@ -251,7 +253,8 @@ class Catalog:
         if IO_TAG not in v.tags:
             raise UserInputError(f"model '{name}' version {number} was not registered by tasksweep promote")
         with tracking_uri_set(self.tracking_uri):  # models:/ URIs resolve through the global registry URI
-            local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{number}"))
+            local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{number}",
+                                                             dst_path=tempfile.mkdtemp(dir=self._downloads.name)))
         pyfunc = mlflow.pyfunc.load_model(str(local))
         saved = json.loads((local / "artifacts" / "config.json").read_text())
         source = v.tags.get(SOURCE_TAG) or v.run_id
