@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mlflow_server._server import ADMIN_USERNAME, is_loopback, start, status, stop
+from mlflow_server._server import ADMIN_USERNAME, MODEL_TRAINING_VIEW, is_loopback, start, status, stop
 
 
 def _start(args: argparse.Namespace) -> None:
@@ -20,8 +20,7 @@ def _start(args: argparse.Namespace) -> None:
         print(f"  bound to {info.host}; other machines reach it as one of: {info.allowed_hosts}")
         print("  note: basic auth over plain HTTP sends passwords in clear; put a TLS proxy in front")
     print(f"  open {info.url} in a browser")
-    # MLflow 3.17's UI starts on its GenAI side; sweeps are model training.
-    print(f"  sweeps (model-training view): {info.url}/#/experiments?workflowType=machine_learning")
+    print(f"  sweeps (model-training view): {info.url}/#/experiments{MODEL_TRAINING_VIEW}")
     print(f"  point sweeps at it: tasksweep ... --tracking-uri {info.url}")
     print(f"                  or: export MLFLOW_TRACKING_URI={info.url}")
     if info.basic_auth:

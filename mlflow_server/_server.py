@@ -32,6 +32,9 @@ from pathlib import Path
 
 STATE_DIR = Path(".tasksweep") / "server"
 ADMIN_USERNAME = "admin"
+# MLflow 3.17's UI opens on its GenAI side (a run becomes an "Evaluation") and remembers the last
+# choice in the browser; this query string on a page's hash route shows the model-training side.
+MODEL_TRAINING_VIEW = "?workflowType=machine_learning"
 
 
 class ServerError(Exception):
@@ -98,7 +101,7 @@ def _check_backend_uri(uri: str) -> None:
         )
 
 
-def _redact(uri: str) -> str:
+def redact(uri: str) -> str:
     """``postgresql://user:secret@h/db`` -> ``postgresql://user:***@h/db``."""
     return re.sub(r"^([^:/]+://[^:/@]*):[^@/]*@", r"\1:***@", uri)
 
@@ -350,7 +353,7 @@ def start(
             proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
         url = _local_url(host, port)
-        info = ServerInfo(pid=proc.pid, host=host, port=port, url=url, backend_store_uri=_redact(backend),
+        info = ServerInfo(pid=proc.pid, host=host, port=port, url=url, backend_store_uri=redact(backend),
                           artifacts_destination=artifacts, log_path=str(paths["log"]), state_dir=str(paths["dir"]),
                           started_at=time.time(), proc_start_ticks=_start_ticks(proc.pid), basic_auth=basic_auth,
                           allowed_hosts=allowed_hosts, admin_password_file=pw_file)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mlflow_server._server import redact
 from sweeps.console import progress, sigterm_as_ctrl_c
 from sweeps.mlflow_layout import (OBJECTIVES, OPTUNA, PROMOTE, ROLE, SCHEME, SEARCHED, SPACE, SweepState, experiment_for,
-                                  flatten, param, redact)
+                                  flatten, param)
 from sweeps.spec import SweepSpec, resolve
 from trainables.contract import EPOCHS_FIELD
 from trainables.device import compute_device

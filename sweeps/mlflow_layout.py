@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -45,11 +44,6 @@ def tracking_uri_set(uri: str):
         yield
     finally:
         mlflow.set_tracking_uri(before)  # None unsets the global and the variable
-
-
-def redact(uri: str) -> str:
-    """``postgresql://user:secret@h/db`` -> ``postgresql://user:***@h/db``."""
-    return re.sub(r"^([^:/]+://[^:/@]*):[^@/]*@", r"\1:***@", uri)
 
 
 def default_tracking_uri(cli_value: str | None = None) -> str:
@@ -86,11 +80,12 @@ def mlflow_ui_url(tracking_uri: str) -> str | None:
 
 
 def run_url(ui: str, experiment_id: str, run_id: str | None = None, tab: str = "") -> str:
-    """A run's page (``tab``: e.g. "artifacts"), or with no run the experiment's classic run table.
-    ``workflowType=machine_learning``: MLflow 3.17's UI otherwise shows its GenAI side (a run
-    becomes an "Evaluation"), remembering the last choice in the browser."""
+    """A run's page (``tab``: e.g. "artifacts"), or with no run the experiment's classic run
+    table, on the model-training side of the UI (``MODEL_TRAINING_VIEW``)."""
+    from mlflow_server._server import MODEL_TRAINING_VIEW
+
     path = f"{ui}/#/experiments/{experiment_id}/runs" + (f"/{run_id}" if run_id else "") + (f"/{tab}" if tab else "")
-    return path + "?workflowType=machine_learning"
+    return path + MODEL_TRAINING_VIEW
 
 
 def model_version_url(ui: str, name: str, version: str) -> str:

@@ -88,8 +88,8 @@ def test_command_flags():
 
 
 def test_uri_handling(tmp_path):
-    assert _server._redact("postgresql://user:s3cret@db:5432/mlflow") == "postgresql://user:***@db:5432/mlflow"
-    assert _server._redact("sqlite:////abs/mlflow.db") == "sqlite:////abs/mlflow.db"
+    assert _server.redact("postgresql://user:s3cret@db:5432/mlflow") == "postgresql://user:***@db:5432/mlflow"
+    assert _server.redact("sqlite:////abs/mlflow.db") == "sqlite:////abs/mlflow.db"
     assert _server._absolute_sqlite("sqlite:///mlflow.db", tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
     assert _server._absolute_sqlite("sqlite:////abs/m.db", tmp_path) == "sqlite:////abs/m.db"
     assert _server._absolute_sqlite("postgresql://h/db", tmp_path) == "postgresql://h/db"
