@@ -82,17 +82,17 @@ class Degradation:
     def apply(self, image: np.ndarray) -> np.ndarray:
         import torch
 
-        from trainables.data.degradations import gaussian_blur, imresize
+        from sweeps.champion_check import imresize, to_uint8
+        from trainables.data.degradations import gaussian_blur
 
-        x = torch.from_numpy(self.reference(image).astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+        x = self.reference(image)[None].astype(np.float32) / 255.0
         if self.scale > 1:
             x = imresize(x, 1.0 / self.scale)
         if self.blur_sigma > 0:
-            x = gaussian_blur(x, self.blur_sigma)
-        out = x[0].permute(1, 2, 0).numpy() * 255.0
+            x = gaussian_blur(torch.from_numpy(x).permute(0, 3, 1, 2), self.blur_sigma).permute(0, 2, 3, 1).numpy()
         if self.noise_sigma > 0:
-            out = out + np.random.default_rng(0).normal(0.0, self.noise_sigma, out.shape)
-        return np.clip(np.round(out), 0, 255).astype(np.uint8)
+            x = x + np.random.default_rng(0).normal(0.0, self.noise_sigma / 255.0, x.shape)
+        return to_uint8(x[0])
 
 
 def default_degradation(scheme_name: str, config: dict, scale: int) -> Degradation:
@@ -106,16 +106,13 @@ def default_degradation(scheme_name: str, config: dict, scale: int) -> Degradati
 
 def baseline(x: np.ndarray, degradation: Degradation) -> tuple[str, np.ndarray]:
     """(name, image): the classical answer to ``degradation`` for the degraded ``x``."""
-    import torch
     from skimage.restoration import wiener
 
-    from trainables.data.degradations import imresize
+    from sweeps.champion_check import imresize, to_uint8
     from trainables.qair_denoise.data import classical_denoise
 
     if degradation.scale > 1:
-        t = torch.from_numpy(x.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-        up = imresize(t, float(degradation.scale))[0].permute(1, 2, 0).numpy()
-        return "bicubic", np.clip(np.round(up * 255.0), 0, 255).astype(np.uint8)
+        return "bicubic", to_uint8(imresize(x[None].astype(np.float32) / 255.0, float(degradation.scale))[0])
     if degradation.noise_sigma == 0 and degradation.blur_sigma == 0:
         return "input (nothing to undo)", x
     name, out = [], x
@@ -130,8 +127,7 @@ def baseline(x: np.ndarray, degradation: Degradation) -> tuple[str, np.ndarray]:
         # balance (the noise-to-signal ratio assumed) ≈ 0.01·σ: the lowest error at blur σ 1, 1.5
         # and 3 on two photos of {0.003, 0.01, 0.03}; more after NLM, which leaves some noise
         balance = 0.01 * max(1.0, degradation.blur_sigma) + (0.04 if degradation.noise_sigma > 0 else 0.0)
-        out = np.stack([wiener(f[..., c], psf, balance) for c in range(3)], axis=-1)[pad:-pad, pad:-pad]
-        out = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+        out = to_uint8(np.stack([wiener(f[..., c], psf, balance) for c in range(3)], axis=-1)[pad:-pad, pad:-pad])
     return " + ".join(name), out
 
 
@@ -162,7 +158,6 @@ class Loaded:
     scheme: str
     config: dict
     source_run_id: str | None
-    experiment_id: str | None
 
     def predict(self, x: np.ndarray, scale: int | None = None) -> np.ndarray:
         multi = getattr(self.io, "multi_scale", False)
@@ -257,21 +252,15 @@ class Catalog:
                                                              dst_path=tempfile.mkdtemp(dir=self._downloads.name)))
         pyfunc = mlflow.pyfunc.load_model(str(local))
         saved = json.loads((local / "artifacts" / "config.json").read_text())
-        source = v.tags.get(SOURCE_TAG) or v.run_id
-        experiment_id = None
-        try:
-            experiment_id = self.client.get_run(source).info.experiment_id
-        except Exception:
-            pass
         return Loaded(name, number, pyfunc, io_of(pyfunc.metadata.metadata), saved["scheme"], saved["config"],
-                      source, experiment_id)
+                      v.tags.get(SOURCE_TAG) or v.run_id)
 
 
 def try_model(loaded: Loaded, image: np.ndarray, degradation: Degradation, degrade: bool,
               judge: Loaded | None = None) -> dict:
     """Run ``loaded`` on ``image`` (degraded here first when ``degrade``): panels of images and scores.
 
-    Returns ``{"panels": [{"title", "image" (data URL), "scores"}...], "classes": ..., "note": str}``.
+    Returns ``{"panels": [{"title", "image" (PNG data URL), "scores"}, ...], "model": {"name", "version", "scheme"}}``.
     """
     io = loaded.io
     if io.takes != "images":
@@ -284,18 +273,15 @@ def try_model(loaded: Loaded, image: np.ndarray, degradation: Degradation, degra
     x = degradation.apply(image) if degrade else image
     if min(x.shape[:2]) < 8:
         raise UserInputError(f"the input is {x.shape[1]}×{x.shape[0]} pixels after degradation: too small")
-    panels = [{"title": "input" + (" (degraded here)" if degrade else ""), "image": x}]
+    panels = [{"title": "reference (your upload)", "image": reference}] if reference is not None else []
+    panels.append({"title": "input" + (" (degraded here)" if degrade else ""), "image": x})
     if io.returns == "images":
         panels.append({"title": f"{loaded.name} v{loaded.version}", "image": loaded.predict(x, scale)})
         name, base = baseline(x, degradation)
         panels.append({"title": f"baseline: {name}", "image": base})
-        if reference is not None:
-            panels.insert(0, {"title": "reference (your upload)", "image": reference})
         for p in panels:
             p["scores"] = image_scores(p["image"], reference) if p["image"] is not reference else {}
     else:
-        if reference is not None:
-            panels.insert(0, {"title": "reference (your upload)", "image": reference})
         for p in panels:
             p["scores"] = _class_or_score(loaded, p["image"])
     if judge is not None:
