@@ -69,7 +69,8 @@ def ui_latency(tracking_uri: str, model: str, version: str = "champion", size: i
     The app (``sweeps.ui_app``) runs in uvicorn on a loopback port in this process; each request is
     a real HTTP POST of a PNG with the model's default degradation applied on the server, so a
     timing holds decoding, degradation, the model, the baseline, the scores and PNG encoding.
-    The first request (loading the model) is reported apart: later ones hit the cache.
+    The model is loaded (``/api/defaults``) before the timed requests and that load is not timed:
+    every timed request finds it in the cache.
     """
     import json
     import socket

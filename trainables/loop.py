@@ -97,8 +97,9 @@ def run_epochs(epochs: int, trainees: Trainees, one_epoch: Callable[[int], dict[
 
     ``one_epoch(epoch)`` (0-based) trains and evaluates, returning flat float metrics; they
     must include ``early_stopping.monitor`` when one is given. A loss (a key containing "loss")
-    that is NaN or infinite raises ``FloatingPointError``: the trial fails, the sweep goes on. Each report adds ``epoch`` and
-    ``stopped_early`` (1.0 only on the epoch where patience ran out before ``epochs``).
+    that is NaN or infinite raises ``FloatingPointError``: the trial fails, the sweep goes on.
+    Each report adds ``epoch`` and ``stopped_early`` (1.0 only on the epoch where patience ran
+    out before ``epochs``).
     """
     start = 0
     if resume is not None:
