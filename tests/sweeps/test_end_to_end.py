@@ -36,6 +36,26 @@ def runs_of(uri: str, experiment: str) -> tuple:
     return client, parents, trials
 
 
+def launch_smoke(cwd: Path, sweep_file: Path, experiment: str, trials: int = 2) -> tuple:
+    """``tasksweep launch FILE --smoke`` as a user runs it: (uri, client, parent run, trial runs),
+    after checking one FINISHED parent and ``trials`` FINISHED trials, progress shown."""
+    uri = f"sqlite:///{cwd / 'mlflow.db'}"
+    proc = tasksweep(cwd, "launch", str(sweep_file), "--smoke")
+    assert f"trial {trials}/{trials}" in proc.stderr
+    client, parents, runs = runs_of(uri, experiment)
+    assert len(parents) == 1 and len(runs) == trials
+    assert parents[0].info.status == "FINISHED" and all(t.info.status == "FINISHED" for t in runs)
+    return uri, client, parents[0], runs
+
+
+def champion_check(cwd: Path, uri: str, model: str) -> dict:
+    """``python -m sweeps.champion_check models:/MODEL@champion`` in a fresh process: its JSON line."""
+    check = subprocess.run([sys.executable, "-m", "sweeps.champion_check", f"models:/{model}@champion"], cwd=cwd,
+                           capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, timeout=300)
+    assert check.returncode == 0, check.stderr[-2000:]
+    return json.loads(check.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def smoke_sweep(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("smoke")
@@ -99,10 +119,7 @@ def test_promote_alias_and_fresh_process_load(smoke_sweep):
     champion = client.get_model_version_by_alias("qair_denoise", "champion")
     assert str(champion.version) == "1"
     assert json.loads(champion.tags["tasksweep.model_io"]) == {"kind": "images", "scales": [1]}
-    check = subprocess.run([sys.executable, "-m", "sweeps.champion_check", "models:/qair_denoise@champion"],
-                           cwd=cwd, capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, timeout=300)
-    assert check.returncode == 0, check.stderr[-2000:]
-    result = json.loads(check.stdout.strip().splitlines()[-1])
+    result = champion_check(cwd, uri, "qair_denoise")
     assert result["io"] == {"kind": "images", "scales": [1]} and result["problems"] == []
     assert result["shape"] == [1, 256, 256, 3] and result["dtype"] == "uint8"  # uint8 in, uint8 out, any size
     assert result["psnr_denoised"] > result["psnr_noisy"]  # the smoke DnCNN still denoises

@@ -2,15 +2,11 @@
 the paper's figures as tables and line plots on the parent run, then promote and check the
 champion (features → features) in a fresh process."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.sweeps.test_end_to_end import runs_of, tasksweep
+from tests.sweeps.test_end_to_end import champion_check, launch_smoke, tasksweep
 
 SWEEPS = Path(__file__).resolve().parents[2] / "sweeps"
 pytestmark = pytest.mark.slow
@@ -18,16 +14,12 @@ FIGURES = ("table1_distance_variance", "fig4_distance_to_large", "fig6_map", "fi
 
 
 def test_r_grid_smoke_sweep_figures_and_champion(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = tasksweep(tmp_path, "launch", str(SWEEPS / "fsr_gan_r.yaml"), "--smoke")
-    assert "trial 2/2" in proc.stderr
-    client, parents, trials = runs_of(uri, "fsr_gan_r")
-    assert len(parents) == 1 and len(trials) == 2 and all(t.info.status == "FINISHED" for t in trials)
+    uri, client, parent, trials = launch_smoke(tmp_path, SWEEPS / "fsr_gan_r.yaml", "fsr_gan_r")
     assert len({t.data.params["r"] for t in trials}) == 2 and {t.data.params["r"] for t in trials} <= {"1.0", "2.0", "3.0"}
     for t in trials:
         assert {"val_map", "test_map_x4_raw", "test_map_x4_isr", "test_dist_x2_cnn", "test_map_distractors_gan_mse",
                 "test_bits_x4", "test_dist_similar"} <= set(t.data.metrics)
-    parent_id = parents[0].info.run_id
+    parent_id = parent.info.run_id
     artifacts = {a.path for a in client.list_artifacts(parent_id)}
     assert {f"curve_{f}.png" for f in FIGURES} <= artifacts
     tables = {a.path for a in client.list_artifacts(parent_id, "tables")}
@@ -37,9 +29,6 @@ def test_r_grid_smoke_sweep_figures_and_champion(tmp_path):
 
     promoted = tasksweep(tmp_path, "promote", "--experiment", "fsr_gan_r", "--tracking-uri", uri)
     assert "becomes champion" in promoted.stdout
-    check = subprocess.run([sys.executable, "-m", "sweeps.champion_check", "models:/fsr_gan_generator@champion"], cwd=tmp_path,
-                           capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, timeout=300)
-    assert check.returncode == 0, check.stderr[-2000:]
-    result = json.loads(check.stdout.strip().splitlines()[-1])
+    result = champion_check(tmp_path, uri, "fsr_gan_generator")
     assert result["io"]["kind"] == "features" and result["io"]["dim"] == 64 and "stand-in for VGG16" in result["io"]["extractor"]
     assert result["problems"] == []

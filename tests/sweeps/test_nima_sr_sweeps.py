@@ -1,31 +1,23 @@
 """The nima_sr MDSR smoke preset through the real stack (Ray Tune + Optuna + MLflow on SQLite), then
 promote and check the champion in a fresh process: one registered MDSR takes the scale as input."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.sweeps.test_end_to_end import runs_of, tasksweep
+from tests.sweeps.test_end_to_end import champion_check, launch_smoke, runs_of, tasksweep
 
 SWEEPS = Path(__file__).resolve().parents[2] / "sweeps"
 pytestmark = pytest.mark.slow
 
 
 def test_mdsr_smoke_sweep_tables_figures_and_champion(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = tasksweep(tmp_path, "launch", str(SWEEPS / "nima_sr_mdsr.yaml"), "--smoke")
-    assert "trial 2/2" in proc.stderr
-    client, parents, trials = runs_of(uri, "nima_sr_mdsr")
-    assert len(parents) == 1 and len(trials) == 2 and all(t.info.status == "FINISHED" for t in trials)
+    uri, client, parent, trials = launch_smoke(tmp_path, SWEEPS / "nima_sr_mdsr.yaml", "nima_sr_mdsr")
     for t in trials:
         assert {"val_psnr", "val_nima", "test_psnr_x3", "test_psnr_x4", "test_nima_l2", "judge_srcc"} <= set(t.data.metrics)
         assert float(t.data.params["gamma"]) > 0
     assert trials[0].data.params["gamma"] != trials[1].data.params["gamma"]
-    parent_id = parents[0].info.run_id
+    parent_id = parent.info.run_id
     artifacts = {a.path for a in client.list_artifacts(parent_id)}
     assert {"pareto.png", "slice.png", "epochs.png"} <= artifacts
     tables = {a.path for a in client.list_artifacts(parent_id, "tables")}
@@ -36,10 +28,7 @@ def test_mdsr_smoke_sweep_tables_figures_and_champion(tmp_path):
 
     promoted = tasksweep(tmp_path, "promote", "--experiment", "nima_sr_mdsr", "--tracking-uri", uri)
     assert "becomes champion" in promoted.stdout
-    check = subprocess.run([sys.executable, "-m", "sweeps.champion_check", "models:/nima_mdsr@champion"], cwd=tmp_path,
-                           capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, timeout=300)
-    assert check.returncode == 0, check.stderr[-2000:]
-    result = json.loads(check.stdout.strip().splitlines()[-1])
+    result = champion_check(tmp_path, uri, "nima_mdsr")
     assert result["io"] == {"kind": "images", "scales": [2, 3, 4]} and result["problems"] == []
 
 

@@ -2,16 +2,12 @@
 then promote and load the champion in a fresh process: the launcher has no per-scheme code,
 so these check only what the presets themselves promise (their tables and objectives)."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.sweeps.test_end_to_end import runs_of, tasksweep
+from tests.sweeps.test_end_to_end import champion_check, launch_smoke, tasksweep
 
 SWEEPS = Path(__file__).resolve().parents[2] / "sweeps"
 pytestmark = pytest.mark.slow
@@ -28,19 +24,14 @@ PRESETS = {
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_smoke_preset_sweeps_tables_and_promotes(preset, tmp_path):
     experiment, rows, objectives = PRESETS[preset]
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = tasksweep(tmp_path, "launch", str(SWEEPS / f"{preset}.yaml"), "--smoke")
-    assert "trial 2/2" in proc.stderr
-    client, parents, trials = runs_of(uri, experiment)
-    assert len(parents) == 1 and len(trials) == 2
-    assert parents[0].info.status == "FINISHED" and all(t.info.status == "FINISHED" for t in trials)
+    uri, client, parent, trials = launch_smoke(tmp_path, SWEEPS / f"{preset}.yaml", experiment)
     searched = yaml.safe_load((SWEEPS.parent / "search_spaces" / f"{preset}.yaml").read_text())
     for t in trials:
         assert set(objectives) <= set(t.data.metrics)
         assert set(searched) <= set(t.data.params)  # mqrnet: lams.0, lams.1 as Optuna drew them
     for key in searched:
         assert trials[0].data.params[key] != trials[1].data.params[key]
-    parent_id = parents[0].info.run_id
+    parent_id = parent.info.run_id
     tables = {a.path for a in client.list_artifacts(parent_id, "tables")}
     assert {f"tables/{preset}.md", "tables/pareto.md"} <= tables  # two objectives: a Pareto front
     table = Path(client.download_artifacts(parent_id, f"tables/{preset}.md", str(tmp_path))).read_text()
@@ -50,9 +41,6 @@ def test_smoke_preset_sweeps_tables_and_promotes(preset, tmp_path):
 
     promoted = tasksweep(tmp_path, "promote", "--experiment", experiment, "--tracking-uri", uri)
     assert "becomes champion" in promoted.stdout
-    check = subprocess.run([sys.executable, "-m", "sweeps.champion_check", f"models:/{preset}@champion"], cwd=tmp_path,
-                           capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri}, timeout=300)
-    assert check.returncode == 0, check.stderr[-2000:]
-    result = json.loads(check.stdout.strip().splitlines()[-1])
+    result = champion_check(tmp_path, uri, preset)
     assert result["io"] == {"kind": "images", "scales": [1]} and result["problems"] == []
     assert result["shape"] == [1, 256, 256, 3]  # a recovered image, any size (trained on 32 px digits)
