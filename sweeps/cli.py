@@ -188,6 +188,7 @@ def cmd_bench_ui(args: argparse.Namespace) -> None:
         return
     print(f"tasksweep ui, {result['model']} v{result['version']} ({result['scheme']}), a {result['size']}×{result['size']} PNG, "
           f"degradation {result['degradation']}, {result['threads']} torch threads:")
+    print(f"  loading the model (first request for a version): {result['load_s']:.2f} s")
     print(f"  per request: {', '.join(f'{s:.2f}' for s in result['seconds'])} s  (median {result['median_s']:.2f} s; model already loaded)")
 
 
