@@ -43,6 +43,12 @@ def init_ray(address: str | None) -> None:
 
     # Our ProgressPrinter is the console output; Ray's new output engine ignores verbose=0.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Ray saves the experiment state (which trials exist, their status, the searcher) every
+    # 10 s or more by default; a driver killed with SIGKILL then resumes from a stale picture:
+    # finished trials run again, new ones get new ids. Save it at every controller step instead,
+    # and drop Ray's JSON/CSV/TensorBoard loggers (MLflow holds the results) so each save is cheap.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     if address:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         return
@@ -133,12 +139,13 @@ def _max_epochs(spec: SweepSpec) -> int:
     return getattr(scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()}), EPOCHS_FIELD)
 
 
-def _trainable(spec: SweepSpec):
+def _trainable(spec: SweepSpec, ended: dict[str, dict] | None = None, resume_from: dict[str, str] | None = None):
+    """``ended``, ``resume_from``: what ``sweeps.recovery`` settled for a resumed sweep."""
     from ray import tune
 
     from sweeps.trainable import make_trainable
 
-    return tune.with_resources(make_trainable(spec.scheme, spec.fixed, spec.cpu_per_trial),
+    return tune.with_resources(make_trainable(spec.scheme, spec.fixed, spec.cpu_per_trial, ended or {}, resume_from or {}),
                                {"cpu": spec.cpu_per_trial, "gpu": spec.gpu_per_trial})
 
 
@@ -166,6 +173,7 @@ def _tuner(spec: SweepSpec, sweep_dir: Path, storage, study_name: str):
             verbose=0,
             callbacks=[MlflowTracker(str(sweep_dir / STATE_NAME), first.metric, first.mode),
                        ProgressPrinter([o.metric for o in spec.objectives], spec.num_samples)],
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.keep_checkpoints,
                                                     checkpoint_score_attribute=first.metric,
                                                     checkpoint_score_order=first.mode),
@@ -212,7 +220,7 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
     params = {**flatten(raw), **{f"stage.{k}": v for k, v in stages.items()}}
     client.log_batch(parent_id, params=[param(k, v) for k, v in params.items()])
     state = SweepState(sweep_dir / STATE_NAME)
-    state.update(optuna=study, raw=spec.raw, base_dir=str(base_dir.resolve()), tracking_uri=tracking_uri, address=address,
+    state.update(optuna=study, optuna_url=optuna_url, raw=spec.raw, base_dir=str(base_dir.resolve()), tracking_uri=tracking_uri, address=address,
                  experiment_id=experiment_id, parent_run_id=parent_id, scheme=spec.scheme,
                  fixed=spec.fixed, trial_runs={}, checkpoints={})
     progress(f"sweep '{spec.name}': {spec.num_samples} trials of {spec.scheme}, MLflow {tracking_uri}, run {parent_id}")
@@ -223,6 +231,8 @@ def resume(sweep_dir: str | Path) -> Outcome:
     from mlflow import MlflowClient
     from ray import tune
 
+    from sweeps.recovery import reconcile
+
     sweep_dir = Path(sweep_dir).resolve()
     if not (sweep_dir / STATE_NAME).is_file():
         raise UserInputError(f"{sweep_dir} is not a tasksweep sweep folder (no {STATE_NAME})")
@@ -230,12 +240,16 @@ def resume(sweep_dir: str | Path) -> Outcome:
     spec = resolve(saved["raw"], Path(saved["base_dir"]))
     if not tune.Tuner.can_restore(str(sweep_dir / RAY_DIR)):
         raise UserInputError(f"{sweep_dir} has no Ray experiment state to resume (the sweep stopped before its first trial): launch it again")
-    start_ray(spec, saved.get("address"))
     client = MlflowClient(saved["tracking_uri"])
+    # A driver killed without cleanup leaves its records a step ahead of Ray's snapshot: settle them first.
+    reconcile(sweep_dir, sweep_dir / RAY_DIR, sweep_dir / STATE_NAME, client, [o.metric for o in spec.objectives],
+              spec.objectives[0].mode)
+    settled = SweepState(sweep_dir / STATE_NAME).read()
+    start_ray(spec, saved.get("address"))
     client.update_run(saved["parent_run_id"], status="RUNNING")
     progress(f"resuming sweep '{spec.name}' from {sweep_dir}")
     # Ray's restored searcher holds the study (and its storage), finished trials included.
-    restore = lambda: tune.Tuner.restore(str(sweep_dir / RAY_DIR), trainable=_trainable(spec),  # noqa: E731
+    restore = lambda: tune.Tuner.restore(str(sweep_dir / RAY_DIR), trainable=_trainable(spec, settled["ended"], settled["resume_from"]),  # noqa: E731
                                          resume_unfinished=True, resume_errored=True)
     return _run(spec, sweep_dir, client, saved["parent_run_id"], tuner=restore)
 

@@ -26,6 +26,7 @@ SEARCHED, OBJECTIVES, PROMOTE = "tasksweep.searched", "tasksweep.objectives", "t
 SPACE = "tasksweep.search_space"  # the search space itself (JSON): the Optuna figures replay trials over it
 NODE = "tasksweep.node_id"
 OPTUNA = "tasksweep.optuna"  # {"storage": URL (password redacted), "study_name": ...}: the sweep's Optuna study
+RETRIES = "tasksweep.retries"  # how often the trial's worker died and the trial went on from its checkpoint
 ERROR = "tasksweep.error"  # a FAILED trial's error (last line); the traceback is its error.txt
 # Ray's bookkeeping keys: not metrics of the scheme.
 _NOT_METRICS = {"training_iteration", "time_this_iter_s", "time_total_s", "timestamp", "pid", "done",

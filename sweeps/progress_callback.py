@@ -14,22 +14,26 @@ def _short(config: dict) -> str:
 class ProgressPrinter(tune.Callback):
     def __init__(self, metrics: list[str], num_samples: int):
         self.metrics, self.num_samples = metrics, num_samples
-        self._numbers: dict[str, int] = {}
 
-    def _number(self, trial) -> str:
-        n = self._numbers.setdefault(trial.trial_id, len(self._numbers) + 1)
+    def _number(self, trials, trial) -> str:
+        # Ray's list holds every trial in creation order, restored ones too: numbers survive a resume.
+        n = next((i for i, t in enumerate(trials, 1) if t is trial), len(trials))
         return f"trial {n}/{self.num_samples} ({trial.trial_id})"
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        progress(f"{self._number(trial)} started: {_short(trial.config)}")
+        progress(f"{self._number(trials, trial)} started: {_short(trial.config)}")
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         shown = ", ".join(f"{m}={result[m]:.4f}" for m in self.metrics if isinstance(result.get(m), (int, float)))
         epoch = int(result.get("epoch", result.get("training_iteration", 0)))
-        progress(f"{self._number(trial)} epoch {epoch}/{result.get('epochs_planned', '?')}: {shown}")
+        progress(f"{self._number(trials, trial)} epoch {epoch}/{result.get('epochs_planned', '?')}: {shown}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        progress(f"{self._number(trial)} done")
+        progress(f"{self._number(trials, trial)} done")
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        progress(f"{self._number(trial)} FAILED: see {trial.path}")
+        progress(f"{self._number(trials, trial)} FAILED: see {trial.path}")
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        progress(f"{self._number(trials, trial)} lost its worker ({trial.num_failures} of {trial.max_failures} "
+                 "retries used); continuing from its last checkpoint")

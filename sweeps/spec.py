@@ -15,6 +15,7 @@ A sweep file is YAML::
     seed: 0
     keep_checkpoints: 2                 # best-k checkpoints per trial, logged to MLflow
     time_budget_s: 3600                 # optional: stop starting/continuing trials after this
+    max_failures: 2                     # a trial whose worker dies is retried from its last checkpoint this often
     promote: {model_name: qair_denoise, metric: test_map, mode: max}
     smoke: {num_samples: 2}             # merged in by --smoke: sweep-level keys
 
@@ -41,7 +42,7 @@ from trainables.errors import UserInputError
 from trainables.registry import get_scheme
 
 TOP_LEVEL = {"base", "name", "scheme", "search_space", "fixed", "objectives", "num_samples", "max_concurrent",
-             "resources_per_trial", "scheduler", "sampler", "seed", "keep_checkpoints", "time_budget_s", "promote", "smoke", "description"}
+             "resources_per_trial", "scheduler", "sampler", "seed", "keep_checkpoints", "time_budget_s", "max_failures", "promote", "smoke", "description"}
 SWEEPS_DIR = Path(__file__).resolve().parent
 
 
@@ -67,6 +68,7 @@ class SweepSpec:
     seed: int = 0
     keep_checkpoints: int = 2
     time_budget_s: int | None = None
+    max_failures: int = 2
     promote: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)  # the resolved YAML, saved with the sweep
 
@@ -146,6 +148,7 @@ def resolve(raw: dict, base_dir: Path, smoke: bool = False, assignments: list[st
         seed=int(raw.get("seed", 0)),
         keep_checkpoints=_positive_int(raw, "keep_checkpoints", 2),
         time_budget_s=_positive_int(raw, "time_budget_s", 1) if "time_budget_s" in raw else None,
+        max_failures=_positive_int(raw, "max_failures", 2, low=0),
         promote=dict(raw.get("promote") or {}),
         raw=raw,
     )
@@ -215,8 +218,8 @@ def _objectives(value: Any) -> list[Objective]:
     return out
 
 
-def _positive_int(raw: dict, key: str, default: int) -> int:
+def _positive_int(raw: dict, key: str, default: int, low: int = 1) -> int:
     value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserInputError(f"'{key}' must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise UserInputError(f"'{key}' must be an integer ≥ {low}, got {value!r}")
     return value

@@ -18,7 +18,7 @@ from typing import Any
 
 from ray import tune
 
-from sweeps.mlflow_layout import (BEST_CHECKPOINT, ERROR, NODE, ROLE, SCHEME, STOPPED_EARLY, TRIAL_ID, SweepState,
+from sweeps.mlflow_layout import (BEST_CHECKPOINT, ERROR, NODE, RETRIES, ROLE, SCHEME, STOPPED_EARLY, TRIAL_ID, SweepState,
                                   flatten, numeric_metrics, param)
 
 
@@ -43,6 +43,8 @@ class MlflowTracker(tune.Callback):
 
     def on_trial_start(self, iteration, trials, trial, **info):
         state = self._state()
+        if trial.trial_id in state.get("ended", []):  # ended before a driver crash; its run is closed (sweeps.recovery)
+            return
         runs = state.get("trial_runs", {})
         if trial.trial_id in runs:  # resumed after an interruption: continue the same run
             self.client.update_run(runs[trial.trial_id], status="RUNNING")
@@ -58,7 +60,8 @@ class MlflowTracker(tune.Callback):
         SweepState(Path(self.state_file)).update(trial_runs={**runs, trial.trial_id: run.info.run_id})
 
     def _run_id(self, trial) -> str | None:
-        return self._state().get("trial_runs", {}).get(trial.trial_id)
+        state = self._state()
+        return None if trial.trial_id in state.get("ended", []) else state.get("trial_runs", {}).get(trial.trial_id)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         from mlflow.entities import Metric
@@ -81,32 +84,25 @@ class MlflowTracker(tune.Callback):
         # Kept in the state file, not in memory, so a resumed sweep still logs pre-interruption checkpoints.
         seen = self._state().get("checkpoints", {})
         entry = [float(score), int(result.get("epoch", 0)), str(checkpoint.path)]
-        SweepState(Path(self.state_file)).update(checkpoints={**seen, trial.trial_id: seen.get(trial.trial_id, []) + [entry]})
-
-    def _log_checkpoints(self, trial, run_id: str) -> None:
-        """Log the checkpoints Ray still keeps (its best-k) and tag the best one."""
-        recorded = self._state().get("checkpoints", {}).get(trial.trial_id, [])
-        kept = [(s, e, p) for s, e, p in recorded if _exists(p)]
-        for _, epoch, path in kept:
-            with tune.Checkpoint(path).as_directory() as folder:
-                self.client.log_artifacts(run_id, folder, artifact_path=f"checkpoints/epoch_{epoch:03d}")
-        if kept:
-            best = max(kept, key=lambda k: k[0] if self.score_mode == "max" else -k[0])
-            self.client.set_tag(run_id, BEST_CHECKPOINT, f"checkpoints/epoch_{best[1]:03d}")
+        # A trial resumed past Ray's snapshot (sweeps.recovery) writes into a folder Ray had
+        # already used: that folder now holds this epoch, so the older entry goes.
+        kept = [e for e in seen.get(trial.trial_id, []) if e[2] != entry[2]]
+        SweepState(Path(self.state_file)).update(checkpoints={**seen, trial.trial_id: kept + [entry]})
 
     def _end(self, trial, status: str) -> None:
         run_id = self._run_id(trial)
-        if run_id is None:
-            return
-        self._log_checkpoints(trial, run_id)
-        result = trial.last_result or {}
-        planned = result.get("epochs_planned")
-        if status == "FINISHED" and planned and result.get("epoch", planned) < planned and not result.get("stopped_early"):
-            self.client.set_tag(run_id, STOPPED_EARLY, "scheduler")
-        self.client.set_terminated(run_id, status=status)
+        if run_id is not None:
+            recorded = self._state().get("checkpoints", {}).get(trial.trial_id, [])
+            end_trial_run(self.client, run_id, recorded, trial.last_result or {}, status, self.score_mode)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._end(trial, "FINISHED")
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        run_id = self._run_id(trial)
+        if run_id is not None:  # the same run continues after the retry; say why it paused
+            self.client.set_tag(run_id, RETRIES, str(trial.num_failures))
+            self.client.log_text(run_id, _error_text(trial), f"retries/retry_{trial.num_failures}.txt")
 
     def on_trial_error(self, iteration, trials, trial, **info):
         run_id = self._run_id(trial)
@@ -115,6 +111,22 @@ class MlflowTracker(tune.Callback):
             self.client.set_tag(run_id, ERROR, (text.strip().splitlines() or ["unknown error"])[-1][:5000])
             self.client.log_text(run_id, text, "error.txt")
         self._end(trial, "FAILED")
+
+
+def end_trial_run(client, run_id: str, recorded: list, last_result: dict, status: str, score_mode: str) -> None:
+    """Log the checkpoints Ray still keeps (its best-k, ``recorded`` as [score, epoch, path]), tag
+    the best one, tag a trial the scheduler stopped, end the run with ``status``."""
+    kept = [(s, e, p) for s, e, p in recorded if checkpoint_exists(p)]
+    for _, epoch, path in kept:
+        with tune.Checkpoint(path).as_directory() as folder:
+            client.log_artifacts(run_id, folder, artifact_path=f"checkpoints/epoch_{epoch:03d}")
+    if kept:
+        best = max(kept, key=lambda k: k[0] if score_mode == "max" else -k[0])
+        client.set_tag(run_id, BEST_CHECKPOINT, f"checkpoints/epoch_{best[1]:03d}")
+    planned = last_result.get("epochs_planned")
+    if status == "FINISHED" and planned and last_result.get("epoch", planned) < planned and not last_result.get("stopped_early"):
+        client.set_tag(run_id, STOPPED_EARLY, "scheduler")
+    client.set_terminated(run_id, status=status)
 
 
 def _error_text(trial) -> str:
@@ -126,6 +138,6 @@ def _error_text(trial) -> str:
     return f"{type(error).__name__}: {error}" if error else "the trial failed (Ray recorded no error)"
 
 
-def _exists(path: str) -> bool:
+def checkpoint_exists(path: str) -> bool:
     """Ray deletes checkpoints beyond num_to_keep; remote storage is trusted to hold the rest."""
     return os.path.isdir(path) if "://" not in path else True

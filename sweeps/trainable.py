@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 
 from sweeps.checkpoint import read_state, write_checkpoint
-from trainables.contract import EPOCHS_FIELD, Scheme
+from trainables.contract import EPOCHS_FIELD, STATE_EPOCH, Scheme
 from trainables.device import compute_device
 from trainables.registry import get_scheme
 
@@ -52,13 +52,23 @@ def run_trial(scheme: Scheme, fixed: dict[str, Any], searched: dict[str, Any], r
     scheme.train(config, stages, device, resume, report_epoch)
 
 
-def make_trainable(scheme_name: str, fixed: dict[str, Any], cpus_per_trial: float) -> Callable[[dict], None]:
-    """A Ray Tune function trainable running ``scheme.train`` on ``fixed`` + the sampled config."""
+def make_trainable(scheme_name: str, fixed: dict[str, Any], cpus_per_trial: float,
+                   ended: dict[str, dict] | None = None, resume_from: dict[str, str] | None = None) -> Callable[[dict], None]:
+    """A Ray Tune function trainable running ``scheme.train`` on ``fixed`` + the sampled config.
+
+    After a driver crash (``sweeps.recovery``): a trial in ``ended`` reports its recorded last
+    result and returns, and a trial in ``resume_from`` goes on from that checkpoint folder when it
+    holds a later epoch than Ray's."""
     scheme = get_scheme(scheme_name)  # resolved in the driver: an unknown name fails before Ray starts
 
     def trainable(searched: dict[str, Any]) -> None:
         import ray
         from ray import tune
+
+        trial_id = tune.get_context().get_trial_id()
+        if trial_id in (ended or {}):
+            tune.report(ended[trial_id])
+            return
 
         # A trial holding N CPUs uses N threads: more would fight the other trials for cores.
         torch.set_num_threads(max(1, int(cpus_per_trial)))
@@ -67,8 +77,24 @@ def make_trainable(scheme_name: str, fixed: dict[str, Any], cpus_per_trial: floa
             tune.report(metrics, checkpoint=None if folder is None else tune.Checkpoint.from_directory(folder))
 
         # node_id: where the trial ran (an MLflow tag), useful on a multi-node cluster.
-        run_trial(scheme, fixed, searched, report, tune.get_checkpoint,
+        def checkpoint():
+            return latest_checkpoint(tune.get_checkpoint(), (resume_from or {}).get(trial_id))
+
+        run_trial(scheme, fixed, searched, report, checkpoint,
                   {"node_id": ray.get_runtime_context().get_node_id()})
 
     trainable.__name__ = scheme_name  # Ray names trials after the trainable
     return trainable
+
+
+def latest_checkpoint(rays, recovered: str | None):
+    """Ray's checkpoint or the recovered folder, whichever holds the later epoch (None if neither)."""
+    from ray import tune
+
+    if not recovered or not Path(recovered).is_dir():
+        return rays
+    if rays is None:
+        return tune.Checkpoint(recovered)
+    with rays.as_directory() as folder:
+        ray_epoch = read_state(folder)[STATE_EPOCH]
+    return tune.Checkpoint(recovered) if read_state(recovered)[STATE_EPOCH] > ray_epoch else rays

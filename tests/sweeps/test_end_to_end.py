@@ -6,6 +6,7 @@ user would, except the two-node test, which needs a Ray cluster in this process.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -190,6 +191,122 @@ def test_sigterm_stops_like_ctrl_c(tmp_path):
     assert "Resume with: tasksweep resume" in err and "Traceback" not in err
     _, parents, trials = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}", "terminated")
     assert parents[0].info.status == "KILLED" and all(r.info.status != "RUNNING" for r in trials)
+
+
+def launch_until(tmp_path: Path, pattern: str, *args: str) -> list[str]:
+    """Launch a FIFO qair smoke sweep (one trial at a time, 3 epochs) and SIGKILL the driver, so
+    no handler runs, once a progress line matches ``pattern``: its console lines."""
+    cmd = CLI + ["launch", str(SWEEP), "--smoke", "--set", "max_concurrent=1", "--set", "scheduler=fifo",
+                 "--set", "fixed.epochs=3", "--set", "fixed.steps_per_epoch=100", *args]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if re.search(pattern, line):
+            break
+    proc.kill()
+    proc.wait(timeout=60)
+    assert re.search(pattern, "".join(seen)), "".join(seen)[-3000:]
+    return seen
+
+
+def one_run_per_trial(client, trials: list, epochs: int = 3) -> None:
+    """Every trial FINISHED in one run, each epoch logged exactly once."""
+    ids = [t.data.tags["tasksweep.trial_id"] for t in trials]
+    assert len(ids) == len(set(ids))
+    for t in trials:
+        assert t.info.status == "FINISHED"
+        steps = [m.step for m in client.get_metric_history(t.info.run_id, "val_map")]
+        assert steps == list(range(1, epochs + 1)), (t.data.tags["tasksweep.trial_id"], steps)
+
+
+def test_sigkill_of_the_driver_then_resume(tmp_path):
+    """The driver dies with no cleanup during trial 3 (its first epoch done); resume finishes the
+    sweep: 4 trials, one run each, trial 3 going on from its checkpoint, Optuna's sequence intact.
+    A run the dead driver had opened for a trial Ray never saved is closed KILLED and tagged."""
+    launch_until(tmp_path, r"trial 3/4 \(\w+\) epoch 1/3", "--set", "num_samples=4", "--set", "name=sigkill")
+    sweep_dir = next((tmp_path / "ray_results").iterdir())
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client, parents, trials = runs_of(uri, "sigkill")
+    assert parents[0].info.status == "RUNNING" and len(trials) == 3  # as the dead driver left them
+    state_file = sweep_dir / "tasksweep.json"
+    state = json.loads(state_file.read_text())
+    lost = client.create_run(state["experiment_id"], tags={"mlflow.parentRunId": state["parent_run_id"],
+                                                            "tasksweep.trial_id": "lost0001", "tasksweep.role": "trial"})
+    state["trial_runs"]["lost0001"] = lost.info.run_id
+    state_file.write_text(json.dumps(state))
+
+    resumed = tasksweep(tmp_path, "resume", str(sweep_dir))
+    assert re.search(r"trial 3/4 \(\w+\) epoch 2/3", resumed.stderr)
+    assert not re.search(r"trial 3/4 \(\w+\) epoch 1/3", resumed.stderr)  # it went on from epoch 2
+    _, parents, trials = runs_of(uri, "sigkill")
+    assert client.get_run(lost.info.run_id).info.status == "KILLED"
+    assert "tasksweep.lost" in client.get_run(lost.info.run_id).data.tags
+    trials = [t for t in trials if t.info.run_id != lost.info.run_id]
+    assert len(trials) == 4 and parents[0].info.status == "FINISHED"
+    one_run_per_trial(client, trials)
+    import optuna
+    study = optuna.load_study(**json.loads(parents[0].data.tags["tasksweep.optuna"]))
+    assert [t.number for t in study.trials] == [0, 1, 2, 3] and all(t.state.name == "COMPLETE" for t in study.trials)
+    assert {t.user_attrs["tasksweep.trial_id"] for t in study.trials} == {t.data.tags["tasksweep.trial_id"] for t in trials}
+
+
+def test_resume_settles_records_a_step_ahead_of_ray(tmp_path):
+    """Optuna is told a trial ended a moment before Ray snapshots it: a kill in that moment leaves
+    Ray's snapshot saying RUNNING. Resume must not train that trial again. And a checkpoint that
+    a resumed trial needs, gone, is one line and exit 2 with nothing changed."""
+    launch_until(tmp_path, r"trial 1/2 \(\w+\) epoch 1/3", "--set", "num_samples=2", "--set", "name=ahead")
+    sweep_dir = next((tmp_path / "ray_results").iterdir())
+    checkpoint = next(sweep_dir.glob("ray/*/checkpoint_000000"))
+    checkpoint.rename(checkpoint.with_name("moved"))
+    refused = tasksweep(tmp_path, "resume", str(sweep_dir), check=False)
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert re.fullmatch(r"tasksweep: error: .* cannot be resumed: trial \w+ would go on from the checkpoint of its "
+                        r"epoch 1 in .*, which no longer exists; launch the sweep again", refused.stderr.strip().splitlines()[-1])
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client, _, trials = runs_of(uri, "ahead")
+    assert [t.info.status for t in trials] == ["RUNNING"]  # untouched by the refused resume
+    checkpoint.with_name("moved").rename(checkpoint)
+
+    import optuna
+    study_ref = json.loads(client.get_run(json.loads((sweep_dir / "tasksweep.json").read_text())["parent_run_id"])
+                           .data.tags["tasksweep.optuna"])
+    study = optuna.load_study(**study_ref)
+    study.tell(0, 0.123)  # what the searcher wrote just before the kill
+    tasksweep(tmp_path, "resume", str(sweep_dir))
+    client, parents, trials = runs_of(uri, "ahead")
+    first = trials[-1]  # the oldest run: search_runs lists the newest first
+    assert first.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(first.info.run_id, "val_map")] == [1]  # not trained again
+    assert len(trials) == 2 and parents[0].info.status == "FINISHED"
+    values = [t.value for t in optuna.load_study(**study_ref).trials]
+    assert len(values) == 2 and values[0] == 0.123
+
+
+def test_sigkill_of_a_trial_worker_is_retried_from_its_checkpoint(tmp_path):
+    """The worker process of a training trial dies; Ray retries it (``max_failures``) from its
+    last checkpoint, in the same MLflow run, and the sweep completes."""
+    args = CLI + ["launch", str(SWEEP), "--smoke", "--set", "num_samples=2", "--set", "max_concurrent=1",
+                  "--set", "scheduler=fifo", "--set", "fixed.epochs=3", "--set", "fixed.steps_per_epoch=100",
+                  "--set", "name=workerkill"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if re.search(r"trial 1/2 \(\w+\) epoch 1/3", line):
+            break
+    worker = subprocess.run(["pgrep", "-n", "-f", "ray::ImplicitFunc"], capture_output=True, text=True).stdout.split()
+    assert worker, "no trial worker found"
+    os.kill(int(worker[0]), signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    err = "".join(seen) + err
+    assert proc.returncode == 0, err[-3000:]
+    assert "lost its worker (1 of 2 retries used)" in err
+    client, parents, trials = runs_of(f"sqlite:///{tmp_path / 'mlflow.db'}", "workerkill")
+    assert len(trials) == 2 and parents[0].info.status == "FINISHED"
+    one_run_per_trial(client, trials)
+    retried = [t for t in trials if t.data.tags.get("tasksweep.retries") == "1"]
+    assert len(retried) == 1 and "retries/retry_1.txt" in {a.path for a in client.list_artifacts(retried[0].info.run_id, "retries")}
 
 
 def test_resources_no_node_has_are_one_line_and_exit_2(tmp_path):
