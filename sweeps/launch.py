@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mlflow_server._server import redact
 from sweeps.console import progress, sigterm_as_ctrl_c
+from sweeps.patient_client import PatientClient
 from sweeps.mlflow_layout import (OBJECTIVES, OPTUNA, PROMOTE, ROLE, SCHEME, SEARCHED, SPACE, SweepState, experiment_for,
                                   flatten, param)
 from sweeps.spec import SweepSpec, resolve
@@ -96,6 +97,16 @@ def start_ray(spec: SweepSpec, address: str | None) -> None:
     except BaseException:
         ray.shutdown()
         raise
+
+
+def check_tracking(uri: str) -> None:
+    """A tracking server that does not answer at launch is a wrong URI or a server not started:
+    one line, exit 2. (Once the sweep runs, an outage is waited out: ``sweeps.patient_client``.)"""
+    from mlflow_server._server import health
+
+    if uri.startswith(("http://", "https://")) and not health(uri.rstrip("/")):
+        raise UserInputError(f"MLflow at {redact(uri)} does not answer (start it with `tasksweep server start`, "
+                             "or check --tracking-uri)")
 
 
 def optuna_storage(url: str):
@@ -196,6 +207,7 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
     sweep_dir = Path(storage_path or "ray_results").resolve() / f"{spec.name}-{stamp}"
     if (sweep_dir / STATE_NAME).exists():
         raise UserInputError(f"{sweep_dir} already holds a sweep: resume it with `tasksweep resume {sweep_dir}`")
+    check_tracking(tracking_uri)
     storage = optuna_storage(optuna_url) if optuna_url else None  # a bad URL fails before any work
     # Stages first: a missing dataset root or a wrong layout fails here, before MLflow is touched.
     # Built once here; each trial's own prepare() then finds them in the cache.
@@ -224,7 +236,8 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
                  experiment_id=experiment_id, parent_run_id=parent_id, scheme=spec.scheme,
                  fixed=spec.fixed, trial_runs={}, checkpoints={})
     progress(f"sweep '{spec.name}': {spec.num_samples} trials of {spec.scheme}, MLflow {tracking_uri}, run {parent_id}")
-    return _run(spec, sweep_dir, client, parent_id, tuner=lambda: _tuner(spec, sweep_dir, storage, study["study_name"]))
+    return _run(spec, sweep_dir, PatientClient(client), parent_id,
+                tuner=lambda: _tuner(spec, sweep_dir, storage, study["study_name"]))
 
 
 def resume(sweep_dir: str | Path) -> Outcome:
@@ -240,7 +253,8 @@ def resume(sweep_dir: str | Path) -> Outcome:
     spec = resolve(saved["raw"], Path(saved["base_dir"]))
     if not tune.Tuner.can_restore(str(sweep_dir / RAY_DIR)):
         raise UserInputError(f"{sweep_dir} has no Ray experiment state to resume (the sweep stopped before its first trial): launch it again")
-    client = MlflowClient(saved["tracking_uri"])
+    check_tracking(saved["tracking_uri"])
+    client = PatientClient(MlflowClient(saved["tracking_uri"]))
     # A driver killed without cleanup leaves its records a step ahead of Ray's snapshot: settle them first.
     reconcile(sweep_dir, sweep_dir / RAY_DIR, sweep_dir / STATE_NAME, client, [o.metric for o in spec.objectives],
               spec.objectives[0].mode)

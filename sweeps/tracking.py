@@ -35,7 +35,9 @@ class MlflowTracker(tune.Callback):
         if self._client is None:
             from mlflow import MlflowClient
 
-            self._client = MlflowClient(tracking_uri=SweepState(Path(self.state_file)).read()["tracking_uri"])
+            from sweeps.patient_client import PatientClient
+
+            self._client = PatientClient(MlflowClient(tracking_uri=SweepState(Path(self.state_file)).read()["tracking_uri"]))
         return self._client
 
     def _state(self) -> dict[str, Any]:

@@ -309,6 +309,45 @@ def test_sigkill_of_a_trial_worker_is_retried_from_its_checkpoint(tmp_path):
     assert len(retried) == 1 and "retries/retry_1.txt" in {a.path for a in client.list_artifacts(retried[0].info.run_id, "retries")}
 
 
+def test_tracking_server_down_for_30_s_mid_sweep(tmp_path):
+    """A real ``tasksweep server`` stops during the first trial and starts again 30 s later: the
+    driver says it waits, and every epoch's metrics and every checkpoint reach MLflow once."""
+    from tests.mlflow_server.test_server import free_port
+
+    port = str(free_port())
+    uri = f"http://127.0.0.1:{port}"
+    tasksweep(tmp_path, "server", "start", "--port", port)
+    try:
+        refused = tasksweep(tmp_path, "launch", str(SWEEP), "--smoke", "--tracking-uri", "http://127.0.0.1:1", check=False)
+        assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
+            "tasksweep: error: MLflow at http://127.0.0.1:1 does not answer (start it with `tasksweep server start`, "
+            "or check --tracking-uri)")
+        args = CLI + ["launch", str(SWEEP), "--smoke", "--set", "num_samples=2", "--set", "max_concurrent=1",
+                      "--set", "scheduler=fifo", "--set", "fixed.epochs=3", "--set", "fixed.steps_per_epoch=100",
+                      "--set", "name=outage", "--tracking-uri", uri]
+        proc = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if re.search(r"trial 1/2 \(\w+\) epoch 1/3", line):
+                break
+        tasksweep(tmp_path, "server", "stop")
+        time.sleep(30)
+        tasksweep(tmp_path, "server", "start", "--port", port)
+        _, err = proc.communicate(timeout=300)
+        err = "".join(seen) + err
+        assert proc.returncode == 0, err[-3000:]
+        assert f"MLflow at {uri} is not answering; waiting for it" in err and "MLflow answers again after" in err
+        client, parents, trials = runs_of(uri, "outage")
+        assert len(trials) == 2 and parents[0].info.status == "FINISHED"
+        one_run_per_trial(client, trials)
+        for t in trials:
+            assert len(client.list_artifacts(t.info.run_id, "checkpoints")) == 2  # keep_checkpoints, logged at the end
+        assert "tables" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    finally:
+        tasksweep(tmp_path, "server", "stop", check=False)
+
+
 def test_resources_no_node_has_are_one_line_and_exit_2(tmp_path):
     proc = tasksweep(tmp_path, "launch", str(SWEEP), "--smoke", "--set", "resources_per_trial.cpu=4096", check=False)
     assert proc.returncode == 2, proc.stderr[-2000:]
