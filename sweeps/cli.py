@@ -161,6 +161,25 @@ def cmd_bench_overhead(args: argparse.Namespace) -> None:
     print(f"  ratio: {result['ratio']:.3f}  ({result['overhead_per_trial_s']:.2f} s overhead per trial)")
 
 
+def cmd_bench_load(args: argparse.Namespace) -> None:
+    from sweeps.bench_load import load
+
+    for key in ("trials", "concurrent", "epochs"):
+        if getattr(args, key) < 1:
+            raise UserInputError(f"--{key} must be at least 1, got {getattr(args, key)}")
+    if not 0 < args.cpu <= 64:
+        raise UserInputError(f"--cpu must be in (0, 64], got {args.cpu:g}")
+    result = load(args.trials, args.concurrent, args.cpu, args.epochs, tuple(args.store or ("sqlite", "server")))
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    print(f"{result['trials']} smoke trials, {result['concurrent']} at a time, {result['cpu_per_trial']:g} CPU each, "
+          f"{result['epochs']} epochs:")
+    for store, found in result["stores"].items():
+        print(f"  {store:7s} wall {found['wall_s']:7.1f} s   driver peak RSS {found['driver_peak_rss_mb']:7.1f} MB   "
+              f"complete runs {found['complete_runs']}/{result['trials']}   'database is locked' lines: {found['database_locked_lines']}")
+
+
 def cmd_ui(args: argparse.Namespace) -> None:
     from mlflow_server._server import admin_password, is_loopback
     from sweeps.mlflow_layout import default_tracking_uri, mlflow_ui_url
@@ -282,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     over.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a sweep field")
     over.add_argument("--json", action="store_true")
     over.set_defaults(func=cmd_bench_overhead)
+    load_bench = bench.add_parser("load", help="many small trials at once against SQLite and a real server, checked in MLflow after")
+    load_bench.add_argument("--trials", type=int, default=200)
+    load_bench.add_argument("--concurrent", type=int, default=8, help="trials at once (default 8)")
+    load_bench.add_argument("--cpu", type=float, default=0.25, help="CPUs per trial (default 0.25)")
+    load_bench.add_argument("--epochs", type=int, default=2)
+    load_bench.add_argument("--store", action="append", choices=["sqlite", "server"],
+                            help="tracking store(s) to load (default: both)")
+    load_bench.add_argument("--json", action="store_true")
+    load_bench.set_defaults(func=cmd_bench_load)
     ui_bench = bench.add_parser("ui", help="seconds per 'tasksweep ui' answer for a photo, through the real app")
     ui_bench.add_argument("--model", required=True, help="registered model name, e.g. qair_denoise")
     ui_bench.add_argument("--version", default="champion", help="version or alias (default champion)")
