@@ -162,7 +162,7 @@ def cmd_bench_overhead(args: argparse.Namespace) -> None:
 
 
 def cmd_bench_load(args: argparse.Namespace) -> None:
-    from sweeps.bench_load import load
+    from sweeps.bench_sweeps import load
 
     for key in ("trials", "concurrent", "epochs"):
         if getattr(args, key) < 1:
@@ -178,6 +178,35 @@ def cmd_bench_load(args: argparse.Namespace) -> None:
     for store, found in result["stores"].items():
         print(f"  {store:7s} wall {found['wall_s']:7.1f} s   driver peak RSS {found['driver_peak_rss_mb']:7.1f} MB   "
               f"complete runs {found['complete_runs']}/{result['trials']}   'database is locked' lines: {found['database_locked_lines']}")
+
+
+def cmd_bench_concurrency(args: argparse.Namespace) -> None:
+    from sweeps.bench_sweeps import concurrency
+
+    if min(args.trials, args.epochs, args.steps_per_epoch) < 1:
+        raise UserInputError("--trials, --epochs and --steps-per-epoch must be at least 1")
+    result = concurrency(args.trials, args.epochs, args.steps_per_epoch)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    print(f"{result['trials']} qair smoke trials ({result['epochs']} epochs of {result['steps_per_epoch']} steps):")
+    for mode, found in result["modes"].items():
+        print(f"  {mode:16s} wall {found['wall_s']:7.1f} s   mean trial {found['mean_trial_s']:6.2f} s")
+    print(f"  ratio (2 at once ÷ 1 at once): {result['ratio']:.3f}; a trial on 2 threads is "
+          f"{result['thread_speedup']:.2f}× as fast as on 1")
+
+
+def cmd_bench_cache(args: argparse.Namespace) -> None:
+    from sweeps.bench_sweeps import cache
+
+    if args.trials < 1:
+        raise UserInputError(f"--trials must be at least 1, got {args.trials}")
+    result = cache(args.trials)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    print(f"qair smoke sweep, {result['trials']} trials: cold cache {result['cold_wall_s']:.1f} s, "
+          f"warm cache {result['warm_wall_s']:.1f} s, ratio {result['ratio']:.2f}")
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
@@ -310,6 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
                             help="tracking store(s) to load (default: both)")
     load_bench.add_argument("--json", action="store_true")
     load_bench.set_defaults(func=cmd_bench_load)
+    conc = bench.add_parser("concurrency", help="2 trials at once on 1 CPU each vs one at a time on 2 CPUs each")
+    conc.add_argument("--trials", type=int, default=4)
+    conc.add_argument("--epochs", type=int, default=2)
+    conc.add_argument("--steps-per-epoch", type=int, default=200)
+    conc.add_argument("--json", action="store_true")
+    conc.set_defaults(func=cmd_bench_concurrency)
+    cache_bench = bench.add_parser("cache", help="the same smoke sweep from an empty stage cache, then with it")
+    cache_bench.add_argument("--trials", type=int, default=2)
+    cache_bench.add_argument("--json", action="store_true")
+    cache_bench.set_defaults(func=cmd_bench_cache)
     ui_bench = bench.add_parser("ui", help="seconds per 'tasksweep ui' answer for a photo, through the real app")
     ui_bench.add_argument("--model", required=True, help="registered model name, e.g. qair_denoise")
     ui_bench.add_argument("--version", default="champion", help="version or alias (default champion)")
