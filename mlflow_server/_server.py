@@ -8,7 +8,8 @@ lean: ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false``, ``--workers 1`` and proxied 
 and, when generated, ``admin_password`` (kept, mode 0600).
 
 Everything that can be checked is checked before a process starts: the host (loopback only,
-unless both ``allowed_hosts`` and ``basic_auth`` are given), the port, a server already running.
+unless both ``allowed_hosts`` and ``basic_auth`` are given), the port, a server already running,
+and for a PostgreSQL/MySQL/MSSQL backend store its driver and a connection to it.
 """
 
 from __future__ import annotations
@@ -99,6 +100,51 @@ def _check_backend_uri(uri: str) -> None:
             f"backend store URI {uri!r} has no scheme; use e.g. sqlite:///mlflow.db or "
             "postgresql://user:password@host:5432/db"
         )
+
+
+# MLflow's SQL stores other than SQLite (``postgresql://``, ``mysql+pymysql://``, ...): a server is
+# reached and the driver imported before ``mlflow server`` starts, so a typo is one line, not a traceback.
+_SERVER_DATABASES = ("postgresql", "mysql", "mssql")
+_DRIVER_HINTS = {"postgresql+psycopg": "pip install 'tasksweep[postgres]'"}  # postgresql:// on SQLAlchemy >= 2.1
+
+
+def check_backend_reachable(uri: str, timeout_s: int = 5) -> None:
+    """For a PostgreSQL/MySQL/MSSQL backend store: the SQLAlchemy driver imports and the database
+    accepts a connection (within ``timeout_s``). Raises ``ServerError`` (one line, password
+    redacted) otherwise. Other stores (SQLite, a folder) are left to MLflow, which creates them."""
+    scheme = uri.split("://", 1)[0].lower()
+    if scheme.split("+", 1)[0] not in _SERVER_DATABASES:
+        return
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    shown = redact(uri)
+    try:
+        url = make_url(uri)
+        dialect = url.get_dialect()
+    except Exception as e:  # ArgumentError (unparsable), NoSuchModuleError (unknown +driver)
+        raise ServerError(f"backend store URI {shown} is not a valid SQLAlchemy URL: {_one_line(e)}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as e:
+        backend = url.get_backend_name()
+        hint = _DRIVER_HINTS.get(f"{backend}+{dialect.driver}", "install it")
+        raise ServerError(f"backend store {shown} needs the Python driver '{e.name or dialect.driver}' "
+                          f"(SQLAlchemy's {backend}+{dialect.driver}), which is not installed: {hint}, or name "
+                          f"an installed driver in the URI ({backend}+DRIVER://...)") from None
+    connect_args = {"connect_timeout": timeout_s} if url.get_backend_name() in ("postgresql", "mysql") else {}
+    engine = sqlalchemy.create_engine(url, connect_args=connect_args, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect():
+            pass
+    except Exception as e:  # OperationalError: refused, unknown host, auth failed, no such database
+        raise ServerError(f"cannot connect to the backend store {shown}: {_one_line(getattr(e, 'orig', None) or e)}") from None
+    finally:
+        engine.dispose()
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def redact(uri: str) -> str:
@@ -312,8 +358,9 @@ def start(
     """Start a detached ``mlflow server`` and wait until ``/health`` answers OK.
 
     Raises ``ServerError`` before starting anything for a non-loopback host without both
-    ``allowed_hosts`` and ``basic_auth``, a backend URI without a scheme, a port in use, or a
-    server already running from ``workdir``; and after starting, if it dies or is not healthy
+    ``allowed_hosts`` and ``basic_auth``, a backend URI without a scheme, a port in use, a
+    server already running from ``workdir``, or a database backend whose driver is missing or
+    which refuses a connection; and after starting, if it dies or is not healthy
     within ``wait_s`` seconds (the message carries the end of its log, the process is killed).
     """
     host = host.strip().strip("[]")  # "[::1]" -> "::1", as uvicorn wants it
@@ -336,6 +383,7 @@ def start(
         raise ServerError(f"an MLflow server is already running from {workdir} (pid {s['pid']}, "
                           f"{s.get('url', '?')}); stop it first with 'tasksweep server stop'")
     check_port_free(host, port)
+    check_backend_reachable(backend)
 
     with _locked(paths):
         if (s := _read_state(paths)) and _alive(s["pid"], s.get("proc_start_ticks")):
@@ -348,7 +396,7 @@ def start(
         cmd = server_command(host, port, backend, artifacts, allowed_hosts, basic_auth)
         t0 = time.monotonic()
         with open(paths["log"], "ab") as log:
-            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(redact(a) for a in cmd)}\n".encode())
             log.flush()
             proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
