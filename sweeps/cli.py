@@ -157,8 +157,13 @@ def cmd_bench_overhead(args: argparse.Namespace) -> None:
     size = ("smoke" if result["smoke"] else "full") + "".join(f", {a}" for a in result["set"])
     print(f"{result['trials']} trials of {result['sweep_file']} ({size}), one at a time, {result['cpu_per_trial']:g} CPU each:")
     print(f"  sweep (Ray Tune + Optuna + MLflow): {result['sweep_wall_s']:8.2f} s")
+    print(f"  stock recipe (Tuner + OptunaSearch + MLflowLoggerCallback, no tasksweep): {result['stock_wall_s']:8.2f} s"
+          f"  (ratio {result['stock_ratio']:.3f})")
     print(f"  plain Python loop:                  {result['loop_wall_s']:8.2f} s")
     print(f"  ratio: {result['ratio']:.3f}  ({result['overhead_per_trial_s']:.2f} s overhead per trial)")
+    print("  where the sweep's extra seconds went:")
+    for part, value in result["breakdown_s"].items():
+        print(f"    {part:18s} {value:8.2f} s")
 
 
 def cmd_bench_load(args: argparse.Namespace) -> None:

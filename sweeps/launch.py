@@ -10,7 +10,8 @@ import ipaddress
 import json
 import os
 import shlex
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,6 +37,9 @@ class Outcome:
     experiment: str
     parent_run_id: str
     interrupted: bool
+    # Wall seconds per phase (stages, ray_start, mlflow_setup, fit, finalize) and the sum of the
+    # trials' own time (Ray's time_total_s): what ``tasksweep bench overhead`` breaks down.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def init_ray(address: str | None) -> None:
@@ -212,8 +216,13 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
     # Stages first: a missing dataset root or a wrong layout fails here, before MLflow is touched.
     # Built once here; each trial's own prepare() then finds them in the cache.
     config = scheme.Config.from_dict({**spec.fixed, **spec.search_space.example()})
+    clock = time.perf_counter()
     stages = scheme.prepare(config, compute_device(), progress)
+    seconds = {"stages": time.perf_counter() - clock}
+    clock = time.perf_counter()
     start_ray(spec, address)
+    seconds["ray_start"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     client = MlflowClient(tracking_uri)
     experiment_id = experiment_for(client, spec.name)
     # What report/promote need later, readable from MLflow alone.
@@ -235,9 +244,12 @@ def launch(spec: SweepSpec, tracking_uri: str, address: str | None = None, stora
     state.update(optuna=study, optuna_url=optuna_url, raw=spec.raw, base_dir=str(base_dir.resolve()), tracking_uri=tracking_uri, address=address,
                  experiment_id=experiment_id, parent_run_id=parent_id, scheme=spec.scheme,
                  fixed=spec.fixed, trial_runs={}, checkpoints={})
+    seconds["mlflow_setup"] = time.perf_counter() - clock
     progress(f"sweep '{spec.name}': {spec.num_samples} trials of {spec.scheme}, MLflow {tracking_uri}, run {parent_id}")
-    return _run(spec, sweep_dir, PatientClient(client), parent_id,
-                tuner=lambda: _tuner(spec, sweep_dir, storage, study["study_name"]))
+    outcome = _run(spec, sweep_dir, PatientClient(client), parent_id,
+                   tuner=lambda: _tuner(spec, sweep_dir, storage, study["study_name"]))
+    outcome.seconds = {**seconds, **outcome.seconds}
+    return outcome
 
 
 def resume(sweep_dir: str | Path) -> Outcome:
@@ -274,10 +286,12 @@ def _run(spec, sweep_dir, client, parent_id, tuner) -> Outcome:
 
     from sweeps.report import finalize
 
-    interrupted = False
+    interrupted, seconds = False, {}
+    clock = time.perf_counter()
     try:
         results = tuner().fit()
         interrupted = _incomplete(results, spec.num_samples)
+        seconds["trials"] = sum(r.metrics.get("time_total_s", 0.0) for r in results if r.metrics)
     except KeyboardInterrupt:
         interrupted = True
     except BaseException:
@@ -286,7 +300,10 @@ def _run(spec, sweep_dir, client, parent_id, tuner) -> Outcome:
     finally:
         if ray.is_initialized():
             ray.shutdown()
+        seconds["fit"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     finalize(client, SweepState(sweep_dir / STATE_NAME).read(), status="KILLED" if interrupted else "FINISHED")
+    seconds["finalize"] = time.perf_counter() - clock
     if interrupted:
         progress(f"interrupted; state saved. Resume with: tasksweep resume {shlex.quote(str(sweep_dir))}")
-    return Outcome(sweep_dir, spec.name, parent_id, interrupted)
+    return Outcome(sweep_dir, spec.name, parent_id, interrupted, seconds)

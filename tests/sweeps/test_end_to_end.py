@@ -413,6 +413,10 @@ def test_two_node_cluster_places_trials_on_both_nodes(tmp_path):
 def test_bench_overhead_reports_both_timings(tmp_path):
     proc = tasksweep(tmp_path, "bench", "overhead", "--trials", "1", "--json")
     result = json.loads(proc.stdout)
-    assert result["trials"] == 1 and result["sweep_wall_s"] > 0 and result["loop_wall_s"] > 0
+    assert result["trials"] == 1 and result["sweep_wall_s"] > 0 and result["loop_wall_s"] > 0 and result["stock_wall_s"] > 0
+    parts = result["breakdown_s"]
+    assert parts["ray_start"] > 0 and parts["finalize"] > 0 and parts["between_trials"] > 0
+    # the parts add up to the sweep's extra seconds
+    assert sum(parts.values()) == pytest.approx(result["sweep_wall_s"] - result["loop_wall_s"], abs=0.05)
     assert result["ratio"] == pytest.approx(result["sweep_wall_s"] / result["loop_wall_s"], rel=0.02)
     assert not (tmp_path / "mlflow.db").exists()  # the benchmark's MLflow store is temporary
