@@ -10,6 +10,7 @@ seconds are broken down by phase (``breakdown``).
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -94,6 +95,8 @@ def stock_recipe(spec, configs: list[dict], folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     init_ray(None)  # loopback only, as every Ray this project starts
+    # Ray's defaults, as a user's script would run: tasksweep's launch changed two of them.
+    saved = {k: os.environ.pop(k, None) for k in ("TUNE_GLOBAL_CHECKPOINT_S", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")}
     try:
         tune.Tuner(
             tune.with_resources(trainable, {"cpu": spec.cpu_per_trial}),
@@ -106,11 +109,14 @@ def stock_recipe(spec, configs: list[dict], folder: Path) -> None:
         ).fit()
     finally:
         ray.shutdown()
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
 
 
 def breakdown(seconds: dict[str, float], sweep_s: float, loop_s: float) -> dict[str, float]:
     """Where the sweep's extra seconds went. ``in_trials``: the trials' own time (Ray's
-    time_total_s: stage loading, checkpoint writes, reports) beyond the loop's training;
+    time_total_s: stage loading, training, checkpoint writes, reports) minus the loop's time for
+    the same trainings; negative when they ran faster in Ray's workers than in the loop (the
+    comparison's noise);
     ``between_trials``: the fit's time outside any trial (actor starts, scheduling, the
     driver's callbacks: MLflow logging, Ray's state snapshots); the rest is before and after."""
     parts = {"ray_start": seconds.get("ray_start", 0.0), "mlflow_setup": seconds.get("mlflow_setup", 0.0),

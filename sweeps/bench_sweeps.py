@@ -114,7 +114,7 @@ def _trial_seconds(uri: str, name: str) -> list[float]:
             if r.data.tags.get("tasksweep.role") == "trial"]
 
 
-def concurrency(trials: int = 4, epochs: int = 2, steps_per_epoch: int = 200) -> dict:
+def concurrency(trials: int = 4, epochs: int = 2, steps_per_epoch: int = 1000) -> dict:
     """Two at a time on 1 CPU each ÷ one at a time on 2 CPUs each: < 1 means concurrency pays."""
     modes = {"2_at_once_1_cpu": ["max_concurrent=2", "resources_per_trial.cpu=1"],
              "1_at_once_2_cpu": ["max_concurrent=1", "resources_per_trial.cpu=2"]}

@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     conc = bench.add_parser("concurrency", help="2 trials at once on 1 CPU each vs one at a time on 2 CPUs each")
     conc.add_argument("--trials", type=int, default=4)
     conc.add_argument("--epochs", type=int, default=2)
-    conc.add_argument("--steps-per-epoch", type=int, default=200)
+    conc.add_argument("--steps-per-epoch", type=int, default=1000, help="training steps per epoch (default 1000: trials of about 10 s)")
     conc.add_argument("--json", action="store_true")
     conc.set_defaults(func=cmd_bench_concurrency)
     cache_bench = bench.add_parser("cache", help="the same smoke sweep from an empty stage cache, then with it")
