@@ -193,9 +193,9 @@ def test_sigterm_stops_like_ctrl_c(tmp_path):
     assert parents[0].info.status == "KILLED" and all(r.info.status != "RUNNING" for r in trials)
 
 
-def launch_until(tmp_path: Path, pattern: str, *args: str) -> list[str]:
-    """Launch a FIFO qair smoke sweep (one trial at a time, 3 epochs) and SIGKILL the driver, so
-    no handler runs, once a progress line matches ``pattern``: its console lines."""
+def start_until(tmp_path: Path, pattern: str, *args: str) -> tuple[subprocess.Popen, list[str]]:
+    """Start a FIFO qair smoke sweep (one trial at a time, 3 epochs of 100 steps) and read its
+    console until a progress line matches ``pattern``: (the running driver, the lines so far)."""
     cmd = CLI + ["launch", str(SWEEP), "--smoke", "--set", "max_concurrent=1", "--set", "scheduler=fifo",
                  "--set", "fixed.epochs=3", "--set", "fixed.steps_per_epoch=100", *args]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
@@ -204,9 +204,15 @@ def launch_until(tmp_path: Path, pattern: str, *args: str) -> list[str]:
         seen.append(line)
         if re.search(pattern, line):
             break
+    assert re.search(pattern, "".join(seen)), "".join(seen)[-3000:]
+    return proc, seen
+
+
+def launch_until(tmp_path: Path, pattern: str, *args: str) -> list[str]:
+    """``start_until``, then SIGKILL the driver, so no handler runs: its console lines."""
+    proc, seen = start_until(tmp_path, pattern, *args)
     proc.kill()
     proc.wait(timeout=60)
-    assert re.search(pattern, "".join(seen)), "".join(seen)[-3000:]
     return seen
 
 
@@ -286,15 +292,7 @@ def test_resume_settles_records_a_step_ahead_of_ray(tmp_path):
 def test_sigkill_of_a_trial_worker_is_retried_from_its_checkpoint(tmp_path):
     """The worker process of a training trial dies; Ray retries it (``max_failures``) from its
     last checkpoint, in the same MLflow run, and the sweep completes."""
-    args = CLI + ["launch", str(SWEEP), "--smoke", "--set", "num_samples=2", "--set", "max_concurrent=1",
-                  "--set", "scheduler=fifo", "--set", "fixed.epochs=3", "--set", "fixed.steps_per_epoch=100",
-                  "--set", "name=workerkill"]
-    proc = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if re.search(r"trial 1/2 \(\w+\) epoch 1/3", line):
-            break
+    proc, seen = start_until(tmp_path, r"trial 1/2 \(\w+\) epoch 1/3", "--set", "num_samples=2", "--set", "name=workerkill")
     worker = subprocess.run(["pgrep", "-n", "-f", "ray::ImplicitFunc"], capture_output=True, text=True).stdout.split()
     assert worker, "no trial worker found"
     os.kill(int(worker[0]), signal.SIGKILL)
@@ -322,15 +320,8 @@ def test_tracking_server_down_for_30_s_mid_sweep(tmp_path):
         assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
             "tasksweep: error: MLflow at http://127.0.0.1:1 does not answer (start it with `tasksweep server start`, "
             "or check --tracking-uri)")
-        args = CLI + ["launch", str(SWEEP), "--smoke", "--set", "num_samples=2", "--set", "max_concurrent=1",
-                      "--set", "scheduler=fifo", "--set", "fixed.epochs=3", "--set", "fixed.steps_per_epoch=100",
-                      "--set", "name=outage", "--tracking-uri", uri]
-        proc = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        seen = []
-        for line in proc.stderr:
-            seen.append(line)
-            if re.search(r"trial 1/2 \(\w+\) epoch 1/3", line):
-                break
+        proc, seen = start_until(tmp_path, r"trial 1/2 \(\w+\) epoch 1/3", "--set", "num_samples=2", "--set", "name=outage",
+                                 "--tracking-uri", uri)
         tasksweep(tmp_path, "server", "stop")
         time.sleep(30)
         tasksweep(tmp_path, "server", "start", "--port", port)
