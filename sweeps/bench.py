@@ -128,6 +128,14 @@ def breakdown(seconds: dict[str, float], sweep_s: float, loop_s: float) -> dict[
     return {k: round(v, 2) for k, v in parts.items()}
 
 
+def free_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _value(text: str):
     try:
         return float(text)
@@ -145,7 +153,6 @@ def ui_latency(tracking_uri: str, model: str, version: str = "champion", size: i
     ``load_s``; every timed request then finds it in the cache.
     """
     import json
-    import socket
     import threading
     import urllib.parse
     import urllib.request
@@ -156,9 +163,7 @@ def ui_latency(tracking_uri: str, model: str, version: str = "champion", size: i
 
     from sweeps.ui_app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_loopback_port()
     server = uvicorn.Server(uvicorn.Config(create_app(tracking_uri), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -16,15 +16,15 @@ so its peak memory is its own) and checked in MLflow afterwards.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sweeps.bench import DEFAULT_SWEEP
+from sweeps.bench import DEFAULT_SWEEP, free_loopback_port
 from sweeps.console import progress
+from sweeps.report import child_runs, latest_sweep_run
 
 NAME = "bench-load"
 
@@ -61,13 +61,16 @@ def _run_sweep(cwd: Path, uri: str, sets: list[str], env: dict | None = None) ->
             "database_locked_lines": sum("database is locked" in line for line in lines)}
 
 
-def _check_mlflow(uri: str, trials: int, epochs: int) -> dict:
+def _trial_runs(uri: str, name: str) -> tuple:
+    """(client, the trial runs of sweep ``name``'s latest launch in the store at ``uri``)."""
     from mlflow import MlflowClient
 
     client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(NAME)
-    runs = [r for r in client.search_runs([exp.experiment_id], max_results=10_000)
-            if r.data.tags.get("tasksweep.role") == "trial"]
+    return client, child_runs(client, latest_sweep_run(client, name).info.run_id)
+
+
+def _check_mlflow(uri: str, trials: int, epochs: int) -> dict:
+    client, runs = _trial_runs(uri, NAME)
     complete = 0
     for run in runs:
         steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "val_map"))
@@ -86,10 +89,7 @@ def load(trials: int = 200, concurrent: int = 8, cpu: float = 0.25, epochs: int 
             cwd = Path(tmp)
             progress(f"{backend}: {trials} trials, {concurrent} at a time, {cpu:g} CPU each")
             if backend == "server":
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", 0))
-                    port = s.getsockname()[1]
-                uri = start(port=port, backend_store_uri=f"sqlite:///{cwd / 'server.db'}",
+                uri = start(port=free_loopback_port(), backend_store_uri=f"sqlite:///{cwd / 'server.db'}",
                             artifacts_destination=str(cwd / "mlartifacts"), workdir=cwd).url
             else:
                 uri = f"sqlite:///{cwd / 'mlflow.db'}"
@@ -106,12 +106,7 @@ def load(trials: int = 200, concurrent: int = 8, cpu: float = 0.25, epochs: int 
 
 
 def _trial_seconds(uri: str, name: str) -> list[float]:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(name)
-    return [(r.info.end_time - r.info.start_time) / 1000 for r in client.search_runs([exp.experiment_id])
-            if r.data.tags.get("tasksweep.role") == "trial"]
+    return [(r.info.end_time - r.info.start_time) / 1000 for r in _trial_runs(uri, name)[1]]
 
 
 def concurrency(trials: int = 4, epochs: int = 2, steps_per_epoch: int = 1000) -> dict:

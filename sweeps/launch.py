@@ -268,14 +268,13 @@ def resume(sweep_dir: str | Path) -> Outcome:
     check_tracking(saved["tracking_uri"])
     client = PatientClient(MlflowClient(saved["tracking_uri"]))
     # A driver killed without cleanup leaves its records a step ahead of Ray's snapshot: settle them first.
-    reconcile(sweep_dir, sweep_dir / RAY_DIR, sweep_dir / STATE_NAME, client, [o.metric for o in spec.objectives],
-              spec.objectives[0].mode)
-    settled = SweepState(sweep_dir / STATE_NAME).read()
+    ended, resume_from = reconcile(sweep_dir, sweep_dir / RAY_DIR, sweep_dir / STATE_NAME, client,
+                                   [o.metric for o in spec.objectives], spec.objectives[0].mode)
     start_ray(spec, saved.get("address"))
     client.update_run(saved["parent_run_id"], status="RUNNING")
     progress(f"resuming sweep '{spec.name}' from {sweep_dir}")
     # Ray's restored searcher holds the study (and its storage), finished trials included.
-    restore = lambda: tune.Tuner.restore(str(sweep_dir / RAY_DIR), trainable=_trainable(spec, settled["ended"], settled["resume_from"]),  # noqa: E731
+    restore = lambda: tune.Tuner.restore(str(sweep_dir / RAY_DIR), trainable=_trainable(spec, ended, resume_from),  # noqa: E731
                                          resume_unfinished=True, resume_errored=True)
     return _run(spec, sweep_dir, client, saved["parent_run_id"], tuner=restore)
 

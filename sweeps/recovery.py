@@ -8,13 +8,14 @@ three before Ray starts again and settles each trial once:
 
 - unfinished in Ray's snapshot but ended in Optuna or MLflow: ended. Its run is closed as the
   tracker would have closed it. Its restored trainable reports the trial's last result once and
-  returns (``state["ended"]``, read by ``sweeps.trainable``; ``sweeps.tracking`` and
-  ``sweeps.search`` skip it), so it neither trains nor logs again.
+  returns (``reconcile`` hands it to ``sweeps.trainable``; ``sweeps.tracking`` finds it in the
+  state file's ``ended`` and ``sweeps.search`` in Optuna, and both skip it), so it neither trains
+  nor logs again.
 - unfinished, and the checkpoint it would resume from is gone: the sweep cannot go on as it was.
   One line, exit 2, before anything is changed: it never silently starts a trial over.
 - unfinished, with epochs logged after the checkpoint in Ray's snapshot: Ray would run those
   epochs again and log them twice. The checkpoint of the last logged epoch is on disk (a trial
-  saves it before it reports), so the trial goes on from there (``state["resume_from"]``).
+  saves it before it reports), so the trial goes on from there (``resume_from``).
 - started after the snapshot (a run, or a RUNNING Optuna trial, that Ray does not know): it is
   not resumed. Its run ends KILLED, tagged ``tasksweep.lost``; its Optuna trial is told FAIL,
   so TPE does not wait on it. The searcher proposes a trial in its place.
@@ -57,14 +58,19 @@ def _optuna_by_ray_trial(state: dict) -> tuple:
     return study, {t.user_attrs[RAY_TRIAL_ATTR]: t for t in study.trials if RAY_TRIAL_ATTR in t.user_attrs}
 
 
-def reconcile(sweep_dir: Path, ray_dir: Path, state_file: Path, client, objectives: list[str], score_mode: str) -> None:
+def reconcile(sweep_dir: Path, ray_dir: Path, state_file: Path, client, objectives: list[str],
+              score_mode: str) -> tuple[dict[str, dict], dict[str, str]]:
+    """Settle every trial (above); return what the restored trainable needs: the ended trials'
+    results to replay ({trial id: metrics}, also kept in the state file for the tracker) and the
+    checkpoint folders to go on from ({trial id: folder})."""
     import optuna
 
     state = SweepState(state_file).read()
     trials = _ray_trials(ray_dir)
     study, by_ray = _optuna_by_ray_trial(state)
     runs = state.get("trial_runs", {})
-    run_status = {tid: client.get_run(rid).info.status for tid, rid in runs.items()}
+    fetched = {tid: client.get_run(rid) for tid, rid in runs.items()}
+    run_status = {tid: run.info.status for tid, run in fetched.items()}
     ended, resumed = {}, set()
     for tid, trial in trials.items():
         if trial.status not in UNFINISHED:
@@ -79,7 +85,7 @@ def reconcile(sweep_dir: Path, ray_dir: Path, state_file: Path, client, objectiv
     resume_from = {}
     for tid in sorted(resumed):
         trial, needed = trials[tid], None
-        logged = client.get_run(runs[tid]).data.metrics.get(EPOCH) if tid in runs else None
+        logged = fetched[tid].data.metrics.get(EPOCH) if tid in fetched else None
         if logged and "://" not in trial.path:  # go on after the last epoch in MLflow, or log epochs twice
             needed = _checkpoint_of_epoch(trial.path, logged)
             where = f"the checkpoint of its epoch {int(logged)} in {trial.path}"
@@ -95,7 +101,7 @@ def reconcile(sweep_dir: Path, ray_dir: Path, state_file: Path, client, objectiv
             resume_from[tid] = needed
     replay = {}
     for tid, status in ended.items():
-        logged = client.get_run(runs[tid]).data.metrics if tid in runs else {}
+        logged = fetched[tid].data.metrics if tid in fetched else {}
         last = {**(trials[tid].last_result or {}), **logged}
         if run_status.get(tid) == "RUNNING":
             end_trial_run(client, runs[tid], state.get("checkpoints", {}).get(tid, []), last, status, score_mode)
@@ -108,7 +114,9 @@ def reconcile(sweep_dir: Path, ray_dir: Path, state_file: Path, client, objectiv
     for tid, recorded in by_ray.items():
         if recorded.state == optuna.trial.TrialState.RUNNING and tid not in resumed:
             study.tell(recorded.number, state=optuna.trial.TrialState.FAIL)
-    SweepState(state_file).update(ended={**state.get("ended", {}), **replay}, resume_from=resume_from)
+    ended_all = {**state.get("ended", {}), **replay}
+    SweepState(state_file).update(ended=ended_all)
+    return ended_all, resume_from
 
 
 def _checkpoint_of_epoch(trial_path: str, epoch: float) -> str | None:

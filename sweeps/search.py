@@ -26,6 +26,8 @@ def stopped_by_scheduler(result: dict | None) -> bool:
 
 
 class PruneAwareOptunaSearch(OptunaSearch):
+    _restored = False  # only a restored searcher can meet trials Optuna already ended
+
     def suggest(self, trial_id: str) -> dict | None:
         new = trial_id not in self._ot_trials
         config = super().suggest(trial_id)
@@ -35,11 +37,11 @@ class PruneAwareOptunaSearch(OptunaSearch):
 
     def restore(self, checkpoint_path: str) -> None:
         super().restore(checkpoint_path)
-        self._restored = True  # only a restored searcher can meet trials Optuna already ended
+        self._restored = True
 
     def _already_ended(self, trial_id: str) -> bool:
         trial = self._ot_trials.get(trial_id)
-        return (getattr(self, "_restored", False) and trial is not None
+        return (self._restored and trial is not None
                 and self._ot_study._storage.get_trial(trial._trial_id).state.is_finished())
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:

@@ -45,7 +45,7 @@ class MlflowTracker(tune.Callback):
 
     def on_trial_start(self, iteration, trials, trial, **info):
         state = self._state()
-        if trial.trial_id in state.get("ended", []):  # ended before a driver crash; its run is closed (sweeps.recovery)
+        if trial.trial_id in state.get("ended", {}):  # ended before a driver crash; its run is closed (sweeps.recovery)
             return
         runs = state.get("trial_runs", {})
         if trial.trial_id in runs:  # resumed after an interruption: continue the same run
@@ -63,7 +63,7 @@ class MlflowTracker(tune.Callback):
 
     def _run_id(self, trial) -> str | None:
         state = self._state()
-        return None if trial.trial_id in state.get("ended", []) else state.get("trial_runs", {}).get(trial.trial_id)
+        return None if trial.trial_id in state.get("ended", {}) else state.get("trial_runs", {}).get(trial.trial_id)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         from mlflow.entities import Metric
