@@ -45,6 +45,28 @@ def test_ap_labels_are_fractions_and_fall_with_noise(labels):
     assert mean("noise44") < mean("noise3")
 
 
+def test_labels_built_in_threads_equal_each_query_labelled_alone(labels, tmp_path):
+    """The stage labels queries on every core at once; each query's rows must not depend on that."""
+    config = smoke()
+    rset = dt.load_dataset(config)
+    backend = dt.sift_backend(config, rset)
+    dncnn = st.PRETRAIN.get(config, device=CPU)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "noisy").mkdir()
+    for i in (0, len(rset.qimlist) - 1):
+        name, rows, _ = st._label_query(tmp_path, config, rset, backend, dncnn, i)
+        assert rows == [r for r in labels if r["query"] == name]
+
+
+def test_thread_map_keeps_order_and_gives_torch_back_its_threads():
+    from trainables.threads import thread_map
+
+    before = torch.get_num_threads()
+    seen = list(thread_map(lambda i: (i, torch.get_num_threads()), range(20), workers=2))
+    assert [i for i, _ in seen] == list(range(20)) and {n for _, n in seen} == {1}
+    assert torch.get_num_threads() == before
+
+
 @pytest.mark.parametrize("n_folds", [5, 3])
 def test_splits_share_no_landmark(n_folds):
     names = [s.name for s in LANDMARKS]

@@ -171,3 +171,25 @@ def test_empty_database_and_other_settings(queries):
     new, ref = compare(backend, features, queries[:3])
     assert_same_scores(new, ref)
     assert new[0].argmax() == 0 and new[1].argmax() == 1
+
+
+def test_scores_for_an_ap_give_the_full_ap_and_skip_ransac(indexed, queries):
+    """Pruned scores (images that cannot pass any positive skip RANSAC) give the same AP."""
+    from trainables.metrics import average_precision, ranks_from_scores
+
+    backend, features = indexed
+    rng = np.random.default_rng(0)
+    skipped = 0
+    for image in queries:
+        full = backend.scores(image)
+        for _ in range(6):
+            picked = rng.permutation(len(features))
+            positives, junk = picked[:rng.integers(1, 5)].tolist(), picked[5:7].tolist()
+            pruned = backend.scores(image, positives, junk)
+            ap = lambda s: average_precision(ranks_from_scores(s[None])[:, 0], positives, junk)  # noqa: E731
+            assert ap(pruned) == ap(full)
+            exact = [i for i in range(len(full)) if pruned[i] != -1]
+            np.testing.assert_array_equal(pruned[exact], full[exact])
+            assert set(positives) <= set(exact)
+            skipped += int(((pruned == -1) & (full >= backend.config.min_matches)).sum())
+    assert skipped > 0  # some RANSAC runs were saved

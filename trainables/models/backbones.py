@@ -14,17 +14,17 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
-import torchvision.models as tvm
 from torch import nn
 
 from trainables.errors import UserInputError
 
-# name -> (constructor, weights enum); the enum is only read for its file name.
+# name -> names of (constructor, weights enum) in torchvision.models; the enum is only read for
+# its file name. Looked up when needed: importing torchvision.models costs a trial worker ~1 s.
 _TORCHVISION = {
-    "vgg16": (tvm.vgg16, tvm.VGG16_Weights),
-    "resnet50": (tvm.resnet50, tvm.ResNet50_Weights),
-    "inception_v3": (tvm.inception_v3, tvm.Inception_V3_Weights),
-    "mnasnet1_0": (tvm.mnasnet1_0, tvm.MNASNet1_0_Weights),
+    "vgg16": ("vgg16", "VGG16_Weights"),
+    "resnet50": ("resnet50", "ResNet50_Weights"),
+    "inception_v3": ("inception_v3", "Inception_V3_Weights"),
+    "mnasnet1_0": ("mnasnet1_0", "MNASNet1_0_Weights"),
 }
 BACKBONES = tuple(_TORCHVISION)
 # The final FC layer that num_classes re-creates.
@@ -69,7 +69,9 @@ class SmallTrunk(nn.Sequential):
 def weights_file_name(name: str) -> str:
     """Torchvision's file name for ``name``'s IMAGENET1K_V1 weights (read from the enum's url)."""
     _check_name(name)
-    return os.path.basename(urlparse(_TORCHVISION[name][1].IMAGENET1K_V1.url).path)
+    import torchvision.models as tvm
+
+    return os.path.basename(urlparse(getattr(tvm, _TORCHVISION[name][1]).IMAGENET1K_V1.url).path)
 
 
 def default_weights_path(name: str) -> Path:
@@ -160,12 +162,14 @@ def _check_name(name: str) -> None:
 
 
 def _construct(name: str, pretrained: bool) -> nn.Module:
+    import torchvision.models as tvm
+
     if name == "inception_v3":
         # Mirror torchvision's builder: checkpoints carry the aux head; Google's weights need
         # transform_input; skip the slow truncated-normal init when weights overwrite it.
         return tvm.inception_v3(weights=None, aux_logits=True, transform_input=pretrained,
                                 init_weights=not pretrained)
-    return _TORCHVISION[name][0](weights=None)
+    return getattr(tvm, _TORCHVISION[name][0])(weights=None)
 
 
 def _resolve(name: str, weights_path) -> Path:
@@ -192,6 +196,8 @@ def _read(path: Path) -> dict:
 
 
 def _load(model: nn.Module, state: dict, path: Path) -> None:
+    import torchvision.models as tvm
+
     if isinstance(model, tvm.MNASNet) and not hasattr(state, "_metadata"):
         # A plain dict has lost the version tag MNASNet insists on; for depth multiplier 1.0
         # both versions are the same network.

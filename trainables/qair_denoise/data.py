@@ -92,9 +92,10 @@ def sift_backend(config, rset: RetrievalSet, progress=None) -> SiftBackend:
 
 def query_ap(backend: SiftBackend, rset: RetrievalSet, i: int, image: np.ndarray) -> float:
     """True AP of one query image, revisitop Medium: positives easy+hard, junk ignored."""
-    ranking = ranks_from_scores(backend.scores(image)[None])[:, 0]
     g = rset.gnd[i]
-    return average_precision(ranking, list(g["easy"]) + list(g["hard"]), g["junk"])
+    positives = list(g["easy"]) + list(g["hard"])
+    ranking = ranks_from_scores(backend.scores(image, positives, g["junk"])[None])[:, 0]
+    return average_precision(ranking, positives, g["junk"])
 
 
 def denoise(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:

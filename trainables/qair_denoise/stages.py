@@ -27,6 +27,7 @@ from trainables.qair_denoise.data import (classical_denoise, dataset_key, denois
                                           load_dataset, noisy, query_ap, random_patches, sift_backend, uint8_chw,
                                           write_png)
 from trainables.stages import Stage
+from trainables.threads import thread_map
 
 LABEL_NOISE = (3.0, 8.0, 14.0, 26.0, 44.0)  # §6.2.1, 0–255 units
 LABEL_BLUR = (0.5, 1.0, 2.0)
@@ -90,32 +91,43 @@ def _build_labels(out: Path, config, *, device, progress) -> None:
     (out / "images").mkdir()
     (out / "noisy").mkdir()
     labels, baselines = [], {}
-    for i, name in enumerate(rset.qimlist):
-        clean = rset.load_query(i)
-        x = to_tensor(clean)[None]
-        gen = torch.Generator().manual_seed(config.seed * 100_003 + i)  # per query: order-free
-        sigma = draw_sigma(config, gen)  # the classical denoiser is told the true σ, as BM3D needs
-        sigma_noisy = to_uint8(noisy(x, sigma, gen)[0])
-        write_png(out / "noisy" / f"{name}.png", sigma_noisy)
-        versions = {f"noise{s:g}": to_uint8(noisy(x, s, gen)[0]) for s in LABEL_NOISE}
-        versions |= {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
-        versions["nn"] = denoise(dncnn, sigma_noisy)
-        versions[config.classical] = classical_denoise(config.classical, sigma_noisy, sigma)
-        aps = {v: query_ap(backend, rset, i, img) for v, img in versions.items()}
-        for v, img in versions.items():
-            file = f"images/{name}__{v}.png"
-            write_png(out / file, img)
-            labels.append({"query": name, "landmark": landmark_of(name), "version": v, "file": file, "ap": aps[v]})
-        methods = {"clean": (clean, query_ap(backend, rset, i, clean)),
-                   "noisy": (sigma_noisy, query_ap(backend, rset, i, sigma_noisy)),
-                   "nn": (versions["nn"], aps["nn"]),
-                   config.classical: (versions[config.classical], aps[config.classical])}
-        baselines[name] = {m: {"ap": ap, "psnr": psnr(to_tensor(img)[None], x), "ssim": ssim(to_tensor(img)[None], x)}
-                           for m, (img, ap) in methods.items()}
-        if progress and ((i + 1) % 8 == 0 or i + 1 == len(rset.qimlist)):
-            progress(f"AP labels: {i + 1}/{len(rset.qimlist)} queries")
+    # Queries are independent (each draws from its own generator), so they are labelled on every
+    # core at once; the files and figures are the same as one at a time.
+    label = lambda i: _label_query(out, config, rset, backend, dncnn, i)  # noqa: E731
+    for done, (name, rows, row) in enumerate(thread_map(label, range(len(rset.qimlist))), 1):
+        labels += rows
+        baselines[name] = row
+        if progress and (done % 8 == 0 or done == len(rset.qimlist)):
+            progress(f"AP labels: {done}/{len(rset.qimlist)} queries")
     (out / "labels.json").write_text(json.dumps(labels, indent=0))
     (out / "baselines.json").write_text(json.dumps(baselines, indent=1))
+
+
+def _label_query(out: Path, config, rset, backend, dncnn, i: int) -> tuple[str, list[dict], dict]:
+    """Query ``i``'s distorted versions with their true AP (written under ``out``), and its baselines."""
+    name, clean = rset.qimlist[i], rset.load_query(i)
+    x = to_tensor(clean)[None]
+    gen = torch.Generator().manual_seed(config.seed * 100_003 + i)  # per query: order-free
+    sigma = draw_sigma(config, gen)  # the classical denoiser is told the true σ, as BM3D needs
+    sigma_noisy = to_uint8(noisy(x, sigma, gen)[0])
+    write_png(out / "noisy" / f"{name}.png", sigma_noisy)
+    versions = {f"noise{s:g}": to_uint8(noisy(x, s, gen)[0]) for s in LABEL_NOISE}
+    versions |= {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
+    versions["nn"] = denoise(dncnn, sigma_noisy)
+    versions[config.classical] = classical_denoise(config.classical, sigma_noisy, sigma)
+    aps = {v: query_ap(backend, rset, i, img) for v, img in versions.items()}
+    rows = []
+    for v, img in versions.items():
+        file = f"images/{name}__{v}.png"
+        write_png(out / file, img)
+        rows.append({"query": name, "landmark": landmark_of(name), "version": v, "file": file, "ap": aps[v]})
+    methods = {"clean": (clean, query_ap(backend, rset, i, clean)),
+               "noisy": (sigma_noisy, query_ap(backend, rset, i, sigma_noisy)),
+               "nn": (versions["nn"], aps["nn"]),
+               config.classical: (versions[config.classical], aps[config.classical])}
+    baselines = {m: {"ap": ap, "psnr": psnr(to_tensor(img)[None], x), "ssim": ssim(to_tensor(img)[None], x)}
+                 for m, (img, ap) in methods.items()}
+    return name, rows, baselines
 
 
 LABELS = Stage("qair-labels", version=1, key=_labels_key, build=_build_labels,

@@ -16,6 +16,7 @@ distances compared are the float32 square roots that OpenCV compares. Only image
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
@@ -69,7 +70,7 @@ class SiftBackend:
 
     def __init__(self, config: SiftConfig | None = None):
         self.config = config or SiftConfig()
-        self._sift = cv2.SIFT_create(nfeatures=self.config.n_features)
+        self._local = threading.local()  # one OpenCV detector per thread: stage builds describe in threads
         self._xy: list[np.ndarray] = []
         self._packed = _Packed.build([])
 
@@ -82,7 +83,9 @@ class SiftBackend:
         scale = self.config.max_side / max(gray.shape)
         if scale < 1:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        keypoints, desc = self._sift.detectAndCompute(gray, None)
+        if not hasattr(self._local, "sift"):
+            self._local.sift = cv2.SIFT_create(nfeatures=self.config.n_features)
+        keypoints, desc = self._local.sift.detectAndCompute(gray, None)
         if desc is None:
             return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
         xy = np.array([kp.pt for kp in keypoints], np.float32)
@@ -100,13 +103,18 @@ class SiftBackend:
         """RANSAC inliers; below ``min_matches`` the match count / 1000 breaks ties among losers."""
         return float(self._scores(query, [np.asarray(item[0], np.float32)], _Packed.build([item[1]]))[0])
 
-    def scores(self, query_image: np.ndarray) -> np.ndarray:
-        """Similarity of one query image to every database image, shape (n_db,)."""
-        return self._scores(self.describe(query_image), self._xy, self._packed)
+    def scores(self, query_image: np.ndarray, positives=None, junk=()) -> np.ndarray:
+        """Similarity of one query image to every database image, shape (n_db,).
+
+        With ``positives`` (and ``junk``) given, only the scores an AP over them depends on are
+        exact: a database image that provably ranks below every positive, or is junk, scores −1
+        and skips RANSAC. Any AP of these scores equals the AP of the full ones.
+        """
+        return self._scores(self.describe(query_image), self._xy, self._packed, positives, junk)
 
     # -- matching ---------------------------------------------------------------------------
 
-    def _scores(self, query: Features, db_xy: list[np.ndarray], packed: _Packed) -> np.ndarray:
+    def _scores(self, query: Features, db_xy: list[np.ndarray], packed: _Packed, positives=None, junk=()) -> np.ndarray:
         out = np.zeros(len(db_xy), np.float64)
         qxy, qdesc = query
         if len(qdesc) < 2 or len(packed.items) == 0:
@@ -118,21 +126,37 @@ class SiftBackend:
                 out[item] = len(qi) / 1000.0
             else:
                 verify.append((item, qi, ti))
-        if verify:
-            def inliers(job) -> float:
-                item, qi, ti = job
-                _, mask = cv2.findHomography(qxy[qi], db_xy[item][ti], cv2.RANSAC, self.config.ransac_reproj_px)
-                return float(mask.sum()) if mask is not None else 0.0
-
-            workers = min(torch.get_num_threads(), len(verify))
-            if workers > 1:
-                with ThreadPoolExecutor(workers) as pool:
-                    found = list(pool.map(inliers, verify))
-            else:
-                found = [inliers(job) for job in verify]
-            for (item, _, _), n in zip(verify, found):
-                out[item] = n
+        if positives is None:
+            self._verify(qxy, db_xy, verify, out)
+            return out
+        # Positives first. RANSAC's inliers are a subset of the ratio-test matches, so an image
+        # with fewer matches than the lowest positive's score stays below every positive
+        # whatever RANSAC finds: its exact score cannot change the AP. Junk never does.
+        positives, junk = set(positives), set(junk)
+        self._verify(qxy, db_xy, [job for job in verify if job[0] in positives], out)
+        floor = min((out[p] for p in positives), default=np.inf)
+        rest = [job for job in verify if job[0] not in positives]
+        self._verify(qxy, db_xy, [job for job in rest if job[0] not in junk and len(job[1]) >= floor], out)
+        for item, qi, _ in rest:
+            if item in junk or len(qi) < floor:
+                out[item] = -1.0
         return out
+
+    def _verify(self, qxy: np.ndarray, db_xy: list[np.ndarray], jobs: list, out: np.ndarray) -> None:
+        """``out[item]`` = RANSAC inliers of each (item, query idx, db idx) job, on torch's thread count."""
+        def inliers(job) -> float:
+            item, qi, ti = job
+            _, mask = cv2.findHomography(qxy[qi], db_xy[item][ti], cv2.RANSAC, self.config.ransac_reproj_px)
+            return float(mask.sum()) if mask is not None else 0.0
+
+        workers = min(torch.get_num_threads(), len(jobs))
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                found = list(pool.map(inliers, jobs))
+        else:
+            found = [inliers(job) for job in jobs]
+        for (item, _, _), n in zip(jobs, found):
+            out[item] = n
 
     def _ratio_matches(self, qdesc: np.ndarray, packed: _Packed):
         """Yield (database index, query idx, db keypoint idx) of the ratio-test matches, query order.
