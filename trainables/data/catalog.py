@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from typing import Callable
 
-from trainables.data import embedded_digits, embedded_landmarks, embedded_quality
+from trainables.data import embedded_crops, embedded_digits, embedded_landmarks, embedded_quality
 from trainables.data.sources import DISTRACTORS, LANDMARKS
 from trainables.errors import UserInputError
 
@@ -81,6 +81,7 @@ EMBEDDED: dict[str, Callable[..., dict]] = {
     embedded_landmarks.NAME: landmarks_card_with_fsr,
     embedded_digits.NAME: lambda progress=None: embedded_digits.card(),
     embedded_quality.NAME: lambda progress=None: embedded_quality.card(),
+    embedded_crops.NAME: lambda progress=None: embedded_crops.card(),
 }
 
 

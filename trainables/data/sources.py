@@ -109,3 +109,5 @@ SR_PHOTOS = {
     "val": [_SOURCES[n] for n in ("coffee", "flower")],
     "test": [_SOURCES[n] for n in ("astronaut", "china", "motorcycle")],
 }
+# Seed 004's classification stand-in: one class per photo (embedded-photo-crops).
+CLASSIFICATION_PHOTOS = [*LANDMARKS, *DISTRACTORS, *(_SOURCES[n] for n in ("moon", "cell", "grace_hopper", "motorcycle"))]
