@@ -43,3 +43,18 @@ def built_dataset(name: str, spec, build: Callable[[Path], None], marker: str) -
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return root
+
+
+def built_arrays(name: str, spec, build: Callable[[], dict]) -> dict:
+    """The arrays ``build()`` returns, saved once per spec as ``<cache>/datasets/<name>-<hash>.npz``
+    (written to a temporary name and renamed, so concurrent trials never read half a file)."""
+    import numpy as np
+
+    path = cache_root() / "datasets" / f"{name}-{config_key(spec)}.npz"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.npz")
+        np.savez_compressed(tmp, **build())
+        tmp.replace(path)
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}

@@ -15,7 +15,6 @@ give a classifier that AWGN hurts badly. ``measure_difficulty`` gives both figur
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from trainables.cache import cache_root, config_key
+from trainables.cache import built_arrays
 from trainables.data.sources import CLASSIFICATION_PHOTOS as PHOTOS, licence_card
 from trainables.errors import UserInputError
 
@@ -76,14 +75,7 @@ def _build(spec: CropsSpec) -> dict[str, np.ndarray]:
 
 
 def _arrays(spec: CropsSpec) -> dict[str, np.ndarray]:
-    path = cache_root() / "datasets" / f"{NAME}-{config_key(spec)}.npz"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.npz")
-        np.savez_compressed(tmp, **_build(spec))
-        tmp.replace(path)  # atomic, so concurrent trials never read half a file
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}
+    return built_arrays(NAME, spec, lambda: _build(spec))
 
 
 def load(split: str, spec: CropsSpec = CropsSpec()) -> TensorDataset:

@@ -7,7 +7,6 @@ stratified, seeded and fixed: train 60%, val 15%, test 25% of each class.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from trainables.cache import cache_root, config_key
+from trainables.cache import built_arrays
 from trainables.data.classification import stratified_split
 from trainables.errors import UserInputError
 
@@ -54,14 +53,7 @@ def _build(spec: DigitsSpec) -> dict[str, np.ndarray]:
 
 
 def _arrays(spec: DigitsSpec) -> dict[str, np.ndarray]:
-    path = cache_root() / "datasets" / f"{NAME}-{config_key(spec)}.npz"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.npz")
-        np.savez_compressed(tmp, **_build(spec))
-        tmp.replace(path)  # atomic, so concurrent trials never read half a file
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}
+    return built_arrays(NAME, spec, lambda: _build(spec))
 
 
 def load(split: str, spec: DigitsSpec = DigitsSpec()) -> TensorDataset:
