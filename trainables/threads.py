@@ -1,7 +1,7 @@
 """Independent items on every core at once, with threads.
 
-Stage builds that loop over independent items (queries to label, images to describe) spend
-their time in OpenCV, torch and scikit-image, which release the GIL, so threads keep every core
+Work that loops over independent items (queries to label, RANSAC checks to run) spends
+its time in OpenCV, torch and scikit-image, which release the GIL, so threads keep every core
 busy without a process pool (which would re-import the user's ``__main__`` and copy the
 datasets). Each thread runs torch on one thread of its own: ``workers`` threads in all, not
 ``workers`` × torch's pool.

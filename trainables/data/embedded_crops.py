@@ -64,8 +64,9 @@ def _build(spec: CropsSpec) -> dict[str, np.ndarray]:
     arrays: dict[str, list] = {f"{k}_{s}": [] for s in SPLITS for k in ("x", "y")}
     for label, source in enumerate(PHOTOS):
         photo = _photo(source, spec.short_side)
+        blocks = _blocks(*photo.shape[:2], spec.block)
         for split, n in zip(SPLITS, spec.per_class):
-            corners = _blocks(*photo.shape[:2], spec.block)[split]
+            corners = blocks[split]
             picks = rng.integers(len(corners), size=n)
             offsets = rng.integers(spec.block - spec.size + 1, size=(n, 2))
             for (y0, x0), (dy, dx) in zip((corners[i] for i in picks), offsets):
@@ -124,7 +125,7 @@ def measure_difficulty(spec: CropsSpec = CropsSpec(), sigma: float = 0.3, steps:
             "drop": round(clean - noisy, 4)}
 
 
-def card(spec: CropsSpec = CropsSpec(), difficulty: list[dict] | None = None) -> dict:
+def card(spec: CropsSpec = CropsSpec()) -> dict:
     arrays = _arrays(spec)
     return {
         "name": NAME,
@@ -135,7 +136,7 @@ def card(spec: CropsSpec = CropsSpec(), difficulty: list[dict] | None = None) ->
         "image_size": [3, spec.size, spec.size],
         **{f"n_{s}": int(len(arrays[f"y_{s}"])) for s in SPLITS},
         "spec": asdict(spec),
-        "difficulty": difficulty if difficulty is not None else DIFFICULTY,
+        "difficulty": DIFFICULTY,
         "sources": licence_card(PHOTOS),
     }
 

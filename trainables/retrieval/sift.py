@@ -17,12 +17,13 @@ distances compared are the float32 square roots that OpenCV compares. Only image
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 import torch
+
+from trainables.threads import thread_map
 
 
 @dataclass(frozen=True)
@@ -149,12 +150,7 @@ class SiftBackend:
             _, mask = cv2.findHomography(qxy[qi], db_xy[item][ti], cv2.RANSAC, self.config.ransac_reproj_px)
             return float(mask.sum()) if mask is not None else 0.0
 
-        workers = min(torch.get_num_threads(), len(jobs))
-        if workers > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                found = list(pool.map(inliers, jobs))
-        else:
-            found = [inliers(job) for job in jobs]
+        found = thread_map(inliers, jobs, workers=min(torch.get_num_threads(), len(jobs)) or 1)
         for (item, _, _), n in zip(jobs, found):
             out[item] = n
 
