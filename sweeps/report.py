@@ -73,6 +73,9 @@ def sweep_tables(client, parent_run) -> dict[str, pd.DataFrame]:
         tables[scheme.name] = pd.DataFrame(scheme.table(best_run.data.metrics))
         if scheme.curves is not None:
             tables |= {f"{CURVE}{name}": pd.DataFrame(rows) for name, rows in scheme.curves(best_run.data.metrics).items()}
+        if scheme.sweep_tables is not None:
+            trials = [({**run.data.params, "trial": r["trial"]}, run.data.metrics) for r, run in finished]
+            tables |= {name: pd.DataFrame(rows) for name, rows in scheme.sweep_tables(trials).items()}
     if len(objectives) > 1 and finished:
         points = [[r[o["metric"]] for o in objectives] for r, _ in finished]
         front = pareto_front(points, [o["mode"] for o in objectives])

@@ -136,6 +136,9 @@ class Scheme:
     # Optional paper figures: {name: rows}, each row's first key the x-axis and the others one line
     # each; the sweep report logs them as tables and line plots (``curve_<name>``).
     curves: Callable[[dict[str, float]], dict[str, list[dict]]] | None = None
+    # Optional tables across a sweep's finished trials: ``[(params, final metrics), ...]`` →
+    # ``{name: rows}`` (a paper table whose rows are trials, e.g. an ablation grid's variants).
+    sweep_tables: Callable[[list[tuple[dict, dict[str, float]]]], dict[str, list[dict]]] | None = None
     # Optional: what the model's inputs went through in training, ``{"noise_sigma": σ (0-255),
     # "blur_sigma": σ (px)}`` (a downscale is the model_io's scale). ``tasksweep ui`` applies it
     # to a clean upload by default, so a user sees the model on the input it was made for.

@@ -44,6 +44,7 @@ SCHEMES: MutableMapping[str, Scheme] = _Schemes({
     "mqrnet": "trainables.qrnet:MQRNET",
     "nima_sr": "trainables.nima_sr:SCHEME",
     "fsr_gan": "trainables.fsr_gan:SCHEME",
+    "fidelity": "trainables.fidelity:SCHEME",
 })
 
 

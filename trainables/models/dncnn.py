@@ -13,7 +13,8 @@ from torch import nn
 class DnCNN(nn.Module):
     """conv+ReLU, (depth-2) x (conv+BN+ReLU), conv; returns ``x - residual`` when ``residual``.
 
-    ``depth=20`` follows seed 000 §4.1 (Zhang et al.'s blind/multi-task DnCNN-B/-3; their
+    ``out_channels`` (non-residual only): a map of another depth, e.g. seed 004's one-channel
+    fidelity-map estimator. ``depth=20`` follows seed 000 §4.1 (Zhang et al.'s blind/multi-task DnCNN-B/-3; their
     noise-specific DnCNN-S has 17). For SR the same net works unchanged: the predicted
     "noise" is then minus the missing detail of the bicubic upsampling.
 
@@ -24,10 +25,13 @@ class DnCNN(nn.Module):
     """
 
     def __init__(self, depth: int = 20, width: int = 64, in_channels: int = 3,
-                 residual: bool = True):
+                 residual: bool = True, out_channels: int | None = None):
         super().__init__()
         if depth < 2:
             raise ValueError(f"DnCNN depth must be >= 2, got {depth}")
+        out_channels = in_channels if out_channels is None else out_channels
+        if residual and out_channels != in_channels:  # x - residual needs the same channels
+            raise ValueError(f"a residual DnCNN returns {in_channels} channels, not {out_channels}")
         self.residual = residual
         layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, padding=1),
                                    nn.ReLU(inplace=True)]
@@ -35,7 +39,7 @@ class DnCNN(nn.Module):
             layers += [nn.Conv2d(width, width, 3, padding=1, bias=False),
                        nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
         self.body = nn.Sequential(*layers)
-        self.tail = nn.Conv2d(width, in_channels, 3, padding=1)
+        self.tail = nn.Conv2d(width, out_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.tail(self.body(x))

@@ -1,0 +1,147 @@
+"""The fidelity scheme (seed 004): maps, modules, switches, the recipe and what a trial trains."""
+
+import math
+
+import pytest
+import torch
+
+from trainables.errors import UserInputError
+from trainables.fidelity import SMOKE, Config, build_model, prepare, train
+from trainables.fidelity.data import conditions, degrade, eval_sets, mixed_noise
+from trainables.fidelity.model import CalibratedClassifier, fidelity_feature, fidelity_map, modulation_points, normalise
+from trainables.fidelity.recipe import lr_at
+from trainables.fidelity.stages import CLASSIFIER, ESTIMATOR, RESTORER
+from trainables.fidelity.tables import sweep_rows, table
+from trainables.models import SmallInception, SmallResNet, SmallVGG
+
+CPU = torch.device("cpu")
+
+
+def config(**overrides) -> Config:
+    return Config.from_dict({**SMOKE, **overrides})
+
+
+def test_fidelity_maps_are_the_per_pixel_distances():
+    clean = torch.zeros(1, 3, 2, 2)
+    restored = clean.clone()
+    restored[0, :, 0, 0] = torch.tensor([0.3, 0.0, 0.0])
+    restored[0, :, 1, 1] = torch.tensor([0.2, 0.2, 0.2])
+    assert fidelity_map(restored, clean, "l1").flatten().tolist() == pytest.approx([0.1, 0.0, 0.0, 0.2])
+    assert fidelity_map(restored, clean, "l2").flatten().tolist() == pytest.approx([0.03, 0.0, 0.0, 0.04])
+    clean[0, 0] = 1.0  # cosine: red vs grey is 1 - 1/sqrt(3); red vs red is 0
+    assert fidelity_map(restored, clean, "cosine")[0, 0, 0, 0].item() == pytest.approx(0.0, abs=1e-6)
+    assert fidelity_map(restored, clean, "cosine")[0, 0, 1, 1].item() == pytest.approx(1 - 1 / math.sqrt(3), abs=1e-6)
+
+
+def test_l1_normalisation_centres_a_half_normal_of_appendix_b():
+    levels = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+    sigma = math.sqrt(sum(s * s for s in levels) / (len(levels) ** 2 * 2))
+    errors = torch.randn(200_000, generator=torch.Generator().manual_seed(0)).mul(sigma).abs()
+    z = normalise(errors, "l1", levels)
+    assert z.mean().item() == pytest.approx(0.0, abs=0.01) and z.std().item() == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("family, points", [(SmallVGG, [0, 2, 5, 8, 9]), (SmallResNet, [0, 2, 3, 4]),
+                                            (SmallInception, [0, 1, 4, 7])])
+def test_modules_sit_at_the_input_and_before_every_pooling_or_strided_layer(family, points):
+    assert modulation_points(family(20, width=8).features) == points
+
+
+def test_untrained_modules_leave_the_frozen_classifier_as_it_is():
+    model = build_model(config(ensemble=True)).eval()
+    torch.nn.init.normal_(model.calibration.mix)  # whatever the mix, two equal features stay equal
+    restored, fmap = torch.rand(3, 3, 32, 32), torch.randn(3, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model.classify(restored, fmap), model.classifier(restored), atol=1e-5)
+
+
+def test_a_trained_module_reads_the_fidelity_map():
+    model = build_model(config()).eval()
+    for block in model.calibration.mult.blocks:
+        torch.nn.init.normal_(block[-1].weight, std=0.5)
+    restored = torch.rand(2, 3, 32, 32)
+    fmap = torch.randn(2, 1, 32, 32, requires_grad=True)
+    model.classify(restored, fmap).sum().backward()
+    assert fmap.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("ablation, field, value", [("without=spatial_add", "spatial_add", False),
+                                                    ("measure=cosine", "measure", "cosine"),
+                                                    ("downsampling=nearest", "downsampling", "nearest")])
+def test_an_ablation_row_changes_one_thing(ablation, field, value):
+    base, row = config(), config(ablation=ablation).method()
+    assert getattr(row, field) == value and row.ablation == "none"
+    assert {k for k, v in row.to_dict().items() if v != base.to_dict()[k]} == {field}
+
+
+def test_a_removed_module_has_no_weights():
+    full, without = (sum(p.numel() for p in build_model(c).calibration.parameters())
+                     for c in (config(), config(ablation="without=channel_concat")))
+    assert without < full
+    assert build_model(config(ablation="without=channel_concat")).calibration.concat is None
+
+
+def test_the_fidelity_feature_has_the_feature_length():
+    assert fidelity_feature(torch.rand(2, 1, 32, 32), 64, "bicubic").shape == (2, 64)
+    assert fidelity_feature(torch.rand(2, 1, 40, 48), 33, "nearest").shape == (2, 33)
+
+
+@pytest.mark.parametrize("bad, match", [({"measure": "l3"}, "measure must be one of"),
+                                        ({"dataset": "caltech256"}, "needs data_root"),
+                                        ({"sigmas": [0.3, 0.1]}, "sigmas must be increasing"),
+                                        ({"ablation": "without=ensemble"}, "ablation must be one of")])
+def test_bad_settings_are_one_line_errors(bad, match):
+    with pytest.raises(UserInputError, match=match):
+        config(**bad)
+
+
+def test_ramps_rise_from_clean_to_the_largest_sigma():
+    clean = torch.full((8, 3, 32, 32), 0.5)
+    err = (degrade(clean, "ramp1d", config(), torch.Generator().manual_seed(0)) - clean).abs().mean(1)
+    for e in err:  # each image along its own random axis: σ 0 at one edge, 0.5 at the other
+        edges = max([(e[:, 0].mean(), e[:, -1].mean()), (e[0].mean(), e[-1].mean())], key=lambda p: abs(p[1] - p[0]))
+        assert min(edges) < 0.01 and max(edges) > 0.25
+
+
+def test_evaluation_images_are_the_same_every_time():
+    x = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
+    a, b = (torch.cat([d for _, _, d, _ in eval_sets(x, config(), "val", CPU)]) for _ in range(2))
+    assert torch.equal(a, b) and len(a) == 10 * len(conditions(config()))
+
+
+def test_the_training_mixture_keeps_some_images_clean():
+    clean = torch.rand(600, 3, 8, 8)
+    noisy = mixed_noise(clean, config(), torch.Generator().manual_seed(0))
+    unchanged = ((noisy - clean).abs().amax(dim=(1, 2, 3)) < 1 / 255).float().mean().item()
+    assert 0.1 < unchanged < 0.25  # one level in six is σ = 0
+
+
+def test_warm_up_then_cosine_decay():
+    lrs = [lr_at(s, 10, 5, 1.0, 0.1) for s in range(50)]
+    assert lrs[0] == pytest.approx(0.01) and lrs[9] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 0.002
+
+
+@pytest.mark.parametrize("estimator", ["pretrained", "end_to_end"])
+def test_a_trial_trains_the_modules_and_nothing_frozen(estimator):
+    cfg = config(epochs=1, estimator=estimator)
+    stages = prepare(cfg, CPU)
+    states = []
+    train(cfg, stages, CPU, None, lambda metrics, state: states.append(state))
+    model = build_model(cfg)
+    model.load_state_dict(states[-1]["model"])
+    same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert same(model.classifier, CLASSIFIER.load(stages["classifier"], cfg, device=CPU))
+    assert same(model.restorer, RESTORER.load(stages["restorer"], cfg, device=CPU))
+    assert same(model.estimator, ESTIMATOR.load(stages["estimator"], cfg, "l1", device=CPU)) == (estimator == "pretrained")
+    assert not same(model.calibration, build_model(cfg).calibration)
+
+
+def test_table_5_1_and_table_6_1_rows():
+    metrics = {f"test_acc{stem}_{c}": 0.5 for stem in ("", "_setup1", "_setup1_restored") for c in ("clean", "s0.1", "avg")}
+    metrics |= {"method_estimator": 0.0, "method_ensemble": 1.0}
+    rows = table(metrics)
+    assert [r["method"] for r in rows][-1] == "proposed (oracle, w/ ensemble)" and len(rows) == 3
+    tables = sweep_rows([({"ablation": "none", "trial": "a"}, metrics), ({"ablation": "measure=l2", "trial": "b"}, metrics)])
+    assert [r["method"] for r in tables["table6_1"]] == ["none", "measure=l2"]
+    assert len(tables["table5_1_trials"]) == 4
