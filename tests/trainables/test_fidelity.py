@@ -145,3 +145,13 @@ def test_table_5_1_and_table_6_1_rows():
     tables = sweep_rows([({"ablation": "none", "trial": "a"}, metrics), ({"ablation": "measure=l2", "trial": "b"}, metrics)])
     assert [r["method"] for r in tables["table6_1"]] == ["none", "measure=l2"]
     assert len(tables["table5_1_trials"]) == 4
+
+
+def test_a_trial_with_every_module_off_is_setup_1_with_restoration():
+    cfg = config(epochs=1, estimator="end_to_end", spatial_mult=False, spatial_add=False, channel_mult=False,
+                 channel_concat=False)
+    reports = []
+    train(cfg, prepare(cfg, CPU), CPU, None, lambda metrics, state: reports.append(metrics))
+    metrics = reports[-1]
+    assert metrics["test_acc_clean"] == metrics["test_acc_setup1_restored_clean"]
+    assert metrics["test_acc_s0.3"] == metrics["test_acc_setup1_restored_s0.3"]

@@ -91,10 +91,13 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     x, y = load_split(config, "train", data)
     evals = {split: (EVAL_SETS.load(stages[f"eval_{split}"], config, device=device), *load_split(config, split, data))
              for split in ("val", "test")}
-    opt = nag([p for p in model.parameters() if p.requires_grad], config.lr, config.momentum)
+    # With every map-reading module switched off (a point a search may draw) nothing is trained:
+    # the trial measures the frozen classifier on restored images, setup 1 with restoration.
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizers = {"nag": nag(params, config.lr, config.momentum)} if params else {}
     gen = torch.Generator().manual_seed(config.seed + 11)  # batches, flips and noise
     torch.manual_seed(config.seed)
-    trainees = Trainees(nets={"model": model}, model="model", optimizers={"nag": opt}, generators={"batches": gen})
+    trainees = Trainees(nets={"model": model}, model="model", optimizers=optimizers, generators={"batches": gen})
     per_epoch = math.ceil(len(y) / config.batch_size)
     flags = {"method_estimator": float(ESTIMATORS.index(method.estimator)), "method_ensemble": float(method.ensemble)}
 
@@ -102,15 +105,17 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
         model.train()
         total = 0.0
         for i, idx in enumerate(batches(len(y), config.batch_size, gen)):
-            set_lr(opt, lr_at(epoch * per_epoch + i, per_epoch, config.epochs, config.warmup_epochs, config.lr))
             clean = flip(as_float(x[idx]), gen).to(device)
             degraded = mixed_noise(clean, config, gen)
             restored = restore(model.restorer, degraded)
             fmap = model.fidelity(degraded, restored, clean if oracle else None)
             loss = F.cross_entropy(model.classify(restored, fmap), y[idx].to(device), label_smoothing=config.label_smoothing)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            if optimizers and loss.requires_grad:
+                opt = optimizers["nag"]
+                set_lr(opt, lr_at(epoch * per_epoch + i, per_epoch, config.epochs, config.warmup_epochs, config.lr))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
             total += loss.item() / per_epoch
         metrics = {"train_loss": total, **flags}
         for split, (sets, clean_x, labels) in evals.items():
