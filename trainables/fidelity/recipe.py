@@ -28,8 +28,9 @@ def lr_at(step: int, steps_per_epoch: int, epochs: int, warmup_epochs: float, ba
 
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    """Every group at ``lr``, times the group's own ``scale`` where it has one."""
     for group in opt.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("scale", 1.0)
 
 
 def nag(params, lr: float, momentum: float = 0.9) -> torch.optim.SGD:

@@ -93,8 +93,10 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
              for split in ("val", "test")}
     # With every map-reading module switched off (a point a search may draw) nothing is trained:
     # the trial measures the frozen classifier on restored images, setup 1 with restoration.
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizers = {"nag": nag(params, config.lr, config.momentum)} if params else {}
+    groups = [{"params": [p for p in model.calibration.parameters()], "scale": 1.0},
+              {"params": [p for p in model.estimator.parameters() if p.requires_grad], "scale": config.estimator_lr / config.lr}]
+    groups = [g for g in groups if g["params"]]
+    optimizers = {"nag": nag(groups, config.lr, config.momentum)} if groups else {}
     gen = torch.Generator().manual_seed(config.seed + 11)  # batches, flips and noise
     torch.manual_seed(config.seed)
     trainees = Trainees(nets={"model": model}, model="model", optimizers=optimizers, generators={"batches": gen})
