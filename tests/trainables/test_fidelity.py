@@ -89,7 +89,8 @@ def test_the_fidelity_feature_has_the_feature_length():
 @pytest.mark.parametrize("bad, match", [({"measure": "l3"}, "measure must be one of"),
                                         ({"dataset": "caltech256"}, "needs data_root"),
                                         ({"sigmas": [0.3, 0.1]}, "sigmas must be increasing"),
-                                        ({"ablation": "without=ensemble"}, "ablation must be one of")])
+                                        ({"ablation": "without=ensemble"}, "ablation must be one of"),
+                                        ({"grad_clip": -1}, "grad_clip >= 0")])
 def test_bad_settings_are_one_line_errors(bad, match):
     with pytest.raises(UserInputError, match=match):
         config(**bad)
@@ -155,3 +156,16 @@ def test_a_trial_with_every_module_off_is_setup_1_with_restoration():
     metrics = reports[-1]
     assert metrics["test_acc_clean"] == metrics["test_acc_setup1_restored_clean"]
     assert metrics["test_acc_s0.3"] == metrics["test_acc_setup1_restored_s0.3"]
+
+
+def test_gradient_clipping_bounds_every_step():
+    # a norm cap of 1e-9 leaves the modules where they started; the epoch's largest norm is reported
+    cfg = config(epochs=1, grad_clip=1e-9)
+    reports = []
+    train(cfg, prepare(cfg, CPU), CPU, None, lambda metrics, state: reports.append((metrics, state)))
+    metrics, state = reports[-1]
+    assert metrics["train_grad_norm_max"] > 1e-3
+    model = build_model(cfg)
+    start = {k: v.clone() for k, v in model.calibration.state_dict().items()}
+    model.load_state_dict(state["model"])
+    assert max((v - start[k]).abs().max().item() for k, v in model.calibration.state_dict().items()) < 1e-6

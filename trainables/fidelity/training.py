@@ -96,6 +96,7 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     groups = [{"params": [p for p in model.calibration.parameters()], "scale": 1.0},
               {"params": [p for p in model.estimator.parameters() if p.requires_grad], "scale": config.estimator_lr / config.lr}]
     groups = [g for g in groups if g["params"]]
+    trained = [p for g in groups for p in g["params"]]
     optimizers = {"nag": nag(groups, config.lr, config.momentum)} if groups else {}
     gen = torch.Generator().manual_seed(config.seed + 11)  # batches, flips and noise
     torch.manual_seed(config.seed)
@@ -105,7 +106,7 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
 
     def one_epoch(epoch: int) -> dict[str, float]:
         model.train()
-        total = 0.0
+        total, norms = 0.0, []
         for i, idx in enumerate(batches(len(y), config.batch_size, gen)):
             clean = flip(as_float(x[idx]), gen).to(device)
             degraded = mixed_noise(clean, config, gen)
@@ -117,9 +118,12 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
                 set_lr(opt, lr_at(epoch * per_epoch + i, per_epoch, config.epochs, config.warmup_epochs, config.lr))
                 opt.zero_grad()
                 loss.backward()
+                norm = torch.nn.utils.clip_grad_norm_(trained, config.grad_clip or math.inf)
+                norms.append(float(norm))
                 opt.step()
             total += loss.item() / per_epoch
-        metrics = {"train_loss": total, **flags}
+        # the largest pre-clip gradient norm of the epoch: where a diverging trial shows first
+        metrics = {"train_loss": total, "train_grad_norm_max": max(norms, default=0.0), **flags}
         for split, (sets, clean_x, labels) in evals.items():
             metrics |= evaluate(model, sets, clean_x, labels, config, split, oracle, device)
         return metrics | baselines
