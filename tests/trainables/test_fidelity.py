@@ -145,7 +145,15 @@ def test_table_5_1_and_table_6_1_rows():
     assert [r["method"] for r in rows][-1] == "proposed (oracle, w/ ensemble)" and len(rows) == 3
     tables = sweep_rows([({"ablation": "none", "trial": "a"}, metrics), ({"ablation": "measure=l2", "trial": "b"}, metrics)])
     assert [r["method"] for r in tables["table6_1"]] == ["none", "measure=l2"]
-    assert len(tables["table5_1_trials"]) == 4
+    assert len(tables["table5_1_trials"]) == 4 and "fig7_1" not in tables
+    metrics2 = metrics | {"test_acc_avg": 0.7}
+    tables = sweep_rows([({"classifier": "small_vgg"}, metrics), ({"classifier": "small_resnet"}, metrics2)])
+    fig = tables["fig7_1"]
+    assert [r["method"] for r in tables["table5_1_trials"]][:3] == ["setup 1: train on clean, test w/o restoration [small_vgg]",
+                                                                    "setup 1: train on clean, test w/ restoration [small_vgg]",
+                                                                    "setup 1: train on clean, test w/o restoration [small_resnet]"]
+    assert [(r["classifier"], r["proposed"], r["setup 1 + restoration"]) for r in fig] == [("small_vgg", 0.5, 0.5),
+                                                                                          ("small_resnet", 0.7, 0.5)]
 
 
 def test_a_trial_with_every_module_off_is_setup_1_with_restoration():
