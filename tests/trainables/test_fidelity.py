@@ -8,7 +8,7 @@ import torch
 from trainables.errors import UserInputError
 from trainables.fidelity import SMOKE, Config, build_model, prepare, train
 from trainables.fidelity.data import conditions, degrade, eval_sets, mixed_noise
-from trainables.fidelity.model import CalibratedClassifier, fidelity_feature, fidelity_map, modulation_points, normalise
+from trainables.fidelity.model import CalibratedClassifier, build_classifier, fidelity_feature, fidelity_map, modulation_points, normalise
 from trainables.fidelity.recipe import lr_at
 from trainables.fidelity.stages import CLASSIFIER, ESTIMATOR, RESTORER
 from trainables.fidelity.tables import sweep_rows, table
@@ -45,6 +45,39 @@ def test_l1_normalisation_centres_a_half_normal_of_appendix_b():
                                             (SmallInception, [0, 1, 4, 7])])
 def test_modules_sit_at_the_input_and_before_every_pooling_or_strided_layer(family, points):
     assert modulation_points(family(20, width=8).features) == points
+
+
+@pytest.mark.parametrize("family, points", [("alexnet", [0, 2, 5, 12, 13]), ("vgg16", [0, 4, 9, 16, 23, 30, 31]),
+                                            ("resnet50", [0, 3, 5, 6, 7, 8]), ("googlenet", [0, 1, 4, 7, 13, 16])])
+def test_torchvision_families_are_calibrated_at_their_pooling_layers(family, points):
+    # random weights (the ImageNet ones are a local file): the split must be the torchvision model
+    cfg = Config.from_dict({"dataset": "caltech256", "data_root": "/nowhere", "classifier": family, "image_size": 64,
+                            "ensemble": True})
+    model = build_model(cfg).eval()
+    assert model.points == points
+    torch.nn.init.normal_(model.calibration.mix)
+    restored = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        logits = model.classifier(restored)
+        assert torch.allclose(model.classify(restored, torch.randn(2, 1, 64, 64)), logits, rtol=1e-4, atol=1e-4)
+        assert logits.shape == (2, 257)
+
+
+def test_setup_1_starts_from_the_local_imagenet_weights(tmp_path, monkeypatch):
+    import torchvision
+
+    # torchvision's GoogLeNet checkpoint carries the auxiliary heads; the split drops them
+    source = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
+    torch.save(source.state_dict(), tmp_path / "googlenet.pth")
+    model = build_classifier("googlenet", 257, 16, weights=str(tmp_path / "googlenet.pth"), pretrained=True)
+    assert torch.equal(model.features[0].conv.weight, source.conv1.conv.weight) and model.fc.out_features == 257
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no weights there: one line, before the data stage
+    cfg = Config.from_dict({"dataset": "caltech256", "data_root": str(tmp_path / "none"), "classifier": "alexnet",
+                            "image_size": 64})
+    with pytest.raises(UserInputError, match="pretrained weights for 'alexnet' not found"):
+        prepare(cfg, CPU)
+    with pytest.raises(UserInputError, match="needs image_size >= 64"):
+        config(classifier="vgg16")
 
 
 def test_untrained_modules_leave_the_frozen_classifier_as_it_is():

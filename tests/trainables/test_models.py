@@ -172,7 +172,7 @@ def test_weights_file_names_come_from_torchvision():
     assert weights_file_name("vgg16") == "vgg16-397923af.pth"
     assert weights_file_name("resnet50") == "resnet50-0676ba61.pth"
     with pytest.raises(UserInputError, match="vgg16"):
-        weights_file_name("alexnet")
+        weights_file_name("lenet")
 
 
 @pytest.mark.parametrize("name", BACKBONES)

@@ -9,6 +9,9 @@ from trainables.errors import UserInputError
 
 DATASETS = ("embedded-photo-crops", "caltech256")
 FAMILIES = ("small_resnet", "small_vgg", "small_inception")
+# torchvision ImageNet classifiers (local weights) for real data: the paper's ResNet-50, and Fig.
+# 7.1's AlexNet / VGG-16 / GoogLeNet
+TORCHVISION = ("resnet50", "alexnet", "vgg16", "googlenet")
 MEASURES = ("l1", "l2", "cosine")  # §4.1, §6.1.1
 DOWNSAMPLING = ("bilinear", "bicubic", "nearest")  # §6.1.2
 ESTIMATORS = ("oracle", "pretrained", "end_to_end")  # §5.1.1-5.1.3
@@ -58,8 +61,11 @@ class Config(SchemeConfig):
     batch_size: int = 64
     epochs: int = 6  # paper: 50, best validation epoch kept (the launcher keeps the best)
     # cached stages (not searched): the classifier, setups 2 and 3, the restorer, the estimator
-    classifier: str = "small_resnet"  # the frozen classifier's family
-    cls_width: int = 16
+    classifier: str = "small_resnet"  # the frozen classifier's family: FAMILIES or TORCHVISION
+    # TORCHVISION families: the ImageNet weights setup 1 fine-tunes from (torchvision's state_dict;
+    # default $TORCH_HOME/hub/checkpoints/<torchvision's file name>)
+    cls_weights: str | None = None
+    cls_width: int = 16  # small families only
     cls_epochs: int = 10  # setup 1 from scratch (paper: 120, ImageNet-initialised)
     cls_lr: float = 0.05  # NAG, same warm-up and decay
     finetune_epochs: int = 3  # setups 2 and 3 start from setup 1
@@ -71,7 +77,7 @@ class Config(SchemeConfig):
     seed: int = 0
 
     def __post_init__(self):
-        choices = {"dataset": DATASETS, "classifier": FAMILIES, "measure": MEASURES, "downsampling": DOWNSAMPLING,
+        choices = {"dataset": DATASETS, "classifier": FAMILIES + TORCHVISION, "measure": MEASURES, "downsampling": DOWNSAMPLING,
                    "estimator": ESTIMATORS, "ablation": ABLATIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -82,6 +88,9 @@ class Config(SchemeConfig):
             raise UserInputError(f"sigmas must be increasing numbers in (0, 1] ([0, 1] image units); got {list(self.sigmas)}")
         if self.dataset == "embedded-photo-crops" and self.image_size != 32:
             raise UserInputError(f"embedded-photo-crops has 32-pixel crops; image_size must be 32, got {self.image_size}")
+        if self.classifier in TORCHVISION and self.image_size < 64:
+            raise UserInputError(f"classifier {self.classifier!r} (torchvision, ImageNet weights) needs image_size >= 64 "
+                                 f"(dataset caltech256; the paper uses 224), got {self.image_size}")
         if self.image_size < 16:
             raise UserInputError(f"image_size must be at least 16, got {self.image_size}")
         if not 0 <= self.label_smoothing < 1 or min(self.lr, self.estimator_lr) <= 0 or self.warmup_epochs < 0 or self.batch_size < 2 or self.grad_clip < 0:

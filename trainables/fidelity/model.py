@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables.models import DnCNN, SmallInception, SmallResNet, SmallVGG
+from trainables.models import DnCNN, SmallInception, SmallResNet, SmallVGG, SplitClassifier
 
 FAMILIES = {"small_resnet": SmallResNet, "small_vgg": SmallVGG, "small_inception": SmallInception}
 
@@ -84,8 +84,13 @@ def fidelity_feature(fmap: torch.Tensor, length: int, mode: str) -> torch.Tensor
 # ---------------------------------------------------------------- the classifier, split at its pooling layers
 
 
-def build_classifier(family: str, n_classes: int, width: int) -> nn.Module:
-    return FAMILIES[family](n_classes, width=width)
+def build_classifier(family: str, n_classes: int, width: int, weights: str | None = None,
+                     pretrained: bool = False) -> nn.Module:
+    """A small family (``width``) or a torchvision one (ImageNet ``weights`` when ``pretrained``,
+    its last layer re-fit to ``n_classes``); both are ``centre → features → embed → fc``."""
+    if family in FAMILIES:
+        return FAMILIES[family](n_classes, width=width)
+    return SplitClassifier(family, n_classes, weights_path=weights, pretrained=pretrained)
 
 
 def modulation_points(layers: nn.Sequential, image_size: int = 32) -> list[int]:
@@ -163,7 +168,7 @@ class CalibratedClassifier(nn.Module):
         self.restorer = DnCNN(config.dncnn_depth, config.dncnn_width)
         self.estimator = DnCNN(config.dncnn_depth, config.dncnn_width, residual=False, out_channels=1)
         self.classifier = build_classifier(config.classifier, n_classes, config.cls_width)
-        self.points = modulation_points(self.classifier.features)
+        self.points = modulation_points(self.classifier.features, config.image_size)
         channels = self.classifier.fc.in_features
         self.calibration = Modules(len(self.points), channels, config.branch_width, spatial_mult=method.spatial_mult,
                                 residual=method.residual, spatial_add=method.spatial_add, channel_mult=method.channel_mult,
@@ -191,7 +196,7 @@ class CalibratedClassifier(nn.Module):
 
     def classify(self, restored: torch.Tensor, fmap: torch.Tensor) -> torch.Tensor:
         m, layers = self.calibration, self.classifier.features
-        x = original = restored - 0.5  # the classifier centres its input
+        x = original = self.classifier.centre(restored)
         s_mult = s_add = fmap
         for k, (start, stop) in enumerate(zip(self.points, [*self.points[1:], None])):
             size = tuple(x.shape[-2:])
@@ -203,7 +208,7 @@ class CalibratedClassifier(nn.Module):
                 x = x + a
             if stop is not None:
                 x = layers[start:stop](x)
-        v = x.mean(dim=(2, 3))
+        v = self.classifier.embed(x)
         phi = fidelity_feature(fmap, v.shape[1], self.mode) if m.cmult is not None or m.concat is not None else None
         if m.cmult is not None:
             v = v * 2 * torch.sigmoid(m.cmult(phi))
@@ -211,7 +216,7 @@ class CalibratedClassifier(nn.Module):
             c = m.concat(torch.cat([v, phi], 1))
             v = v + c if m.residual else c
         if m.mix is not None:
-            v0 = layers(original).mean(dim=(2, 3))
+            v0 = self.classifier.embed(layers(original))
             alpha = torch.sigmoid(m.mix)
             v = alpha * v + (1 - alpha) * v0
         return self.classifier.fc(v)

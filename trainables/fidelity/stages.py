@@ -31,9 +31,10 @@ from torch import nn
 from trainables.contract import Progress
 from trainables.fidelity.data import (as_float, caltech_arrays, conditions, data_key, eval_sets, load_split,
                                       mixed_noise)
+from trainables.fidelity.config import TORCHVISION
 from trainables.fidelity.model import build_classifier, fidelity_map
 from trainables.fidelity.recipe import accuracy, fit, flip, nag
-from trainables.models import DnCNN
+from trainables.models import DnCNN, check_weights
 from trainables.stages import Stage
 
 SETUPS = ("degraded", "restored")  # setups 2 and 3
@@ -86,8 +87,9 @@ def _recipe_key(config) -> dict:
 
 
 def _classifier_key(config) -> dict:
+    start = {"weights": str(check_weights(config.classifier, config.cls_weights))} if config.classifier in TORCHVISION else {}
     return {"data": data_key(config), "family": config.classifier, "width": config.cls_width, "epochs": config.cls_epochs,
-            "lr": config.cls_lr, **_recipe_key(config)}
+            "lr": config.cls_lr, **start, **_recipe_key(config)}
 
 
 def _fit_classifier(config, model: nn.Module, train, make, val: tuple[torch.Tensor, torch.Tensor], epochs: int,
@@ -109,7 +111,9 @@ def _fit_classifier(config, model: nn.Module, train, make, val: tuple[torch.Tens
 
 def _build_classifier(out: Path, config, *, device, progress) -> None:
     torch.manual_seed(config.seed)
-    model = build_classifier(config.classifier, n_classes(config), config.cls_width).to(device)
+    # torchvision families start from ImageNet weights (§3.1 fine-tunes them); small ones from scratch
+    model = build_classifier(config.classifier, n_classes(config), config.cls_width, weights=config.cls_weights,
+                             pretrained=config.classifier in TORCHVISION).to(device)
     train, val = _split(config, "train", device, progress), _split(config, "val", device, progress)
     _fit_classifier(config, model, train, lambda clean, gen: clean, (as_float(val[0]), val[1]), config.cls_epochs,
                     config.seed, device, progress, "setup 1 classifier (clean)")

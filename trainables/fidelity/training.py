@@ -18,13 +18,15 @@ import torch
 import torch.nn.functional as F
 
 from trainables.contract import Progress, Report, Stages
-from trainables.fidelity.config import ESTIMATORS, Config
+from trainables.fidelity.config import ESTIMATORS, TORCHVISION, Config
 from trainables.fidelity.data import as_float, conditions, load_split, mixed_noise
 from trainables.fidelity.model import CalibratedClassifier, fidelity_map, normalise
 from trainables.fidelity.recipe import batches, flip, lr_at, nag, set_lr
 from trainables.fidelity.stages import (BASELINES, CLASSIFIER, ESTIMATOR, EVAL_SETS, FINETUNED, RESTORER, SETUPS,
                                         ensure_data, n_classes, restore)
+from trainables.errors import UserInputError
 from trainables.loop import Trainees, run_epochs
+from trainables.models import check_weights
 
 
 def build_model(config: Config) -> CalibratedClassifier:
@@ -37,7 +39,15 @@ def prepare(config: Config, device: torch.device, progress: Progress | None = No
     """Build (or find) the classifier, the restorer, setups 2 and 3, the estimator for the
     trial's measure, the evaluation images and the baseline metrics."""
     at = {"device": device, "progress": progress}
-    folder = ensure_data(config, **at)  # first: a missing dataset root is the first error
+    if config.classifier in TORCHVISION:  # before the data stage's long build
+        try:
+            check_weights(config.classifier, config.cls_weights)
+        except UserInputError as err:
+            if config.cls_weights:
+                raise
+            raise UserInputError(f"{str(err).split(', or pass weights_path=')[0]}, or set cls_weights "
+                                 "(--set fixed.cls_weights=FILE)") from None
+    folder = ensure_data(config, **at)  # a missing dataset root fails before anything is built
     measure = config.method().measure
     stages = {} if folder is None else {"data": folder}
     stages |= {"classifier": CLASSIFIER.ensure(config, **at), "restorer": RESTORER.ensure(config, **at)}

@@ -12,8 +12,8 @@ import inspect
 from torch import nn
 
 from trainables.errors import UserInputError
-from trainables.models.backbones import (BACKBONES, ImageNetNormalize, build_backbone,
-                                         feature_extractor)
+from trainables.models.backbones import (BACKBONES, ImageNetNormalize, SplitClassifier, build_backbone,
+                                         check_weights, feature_extractor)
 from trainables.models.classifiers import SmallInception, SmallResNet, SmallVGG
 from trainables.models.descriptor import LandmarkDescriptor
 from trainables.models.dncnn import DnCNN
@@ -52,7 +52,7 @@ def build_model(name: str, **kwargs) -> nn.Module:
 
 
 __all__ = [
-    "MODELS", "build_model", "BACKBONES", "build_backbone", "feature_extractor",
+    "MODELS", "build_model", "BACKBONES", "build_backbone", "feature_extractor", "SplitClassifier", "check_weights",
     "ImageNetNormalize", "DnCNN", "QAIRHead", "EDSR", "MDSR", "QRNet", "FSRGenerator",
     "FSRCritic", "LandmarkDescriptor", "NIMAHead", "SmallVGG", "SmallResNet", "SmallInception",
 ]

@@ -25,11 +25,16 @@ _TORCHVISION = {
     "resnet50": ("resnet50", "ResNet50_Weights"),
     "inception_v3": ("inception_v3", "Inception_V3_Weights"),
     "mnasnet1_0": ("mnasnet1_0", "MNASNet1_0_Weights"),
+    "alexnet": ("alexnet", "AlexNet_Weights"),
+    "googlenet": ("googlenet", "GoogLeNet_Weights"),
 }
 BACKBONES = tuple(_TORCHVISION)
 # The final FC layer that num_classes re-creates.
 _HEAD = {"vgg16": "classifier.6", "resnet50": "fc", "inception_v3": "fc",
-         "mnasnet1_0": "classifier.1"}
+         "mnasnet1_0": "classifier.1", "alexnet": "classifier.6", "googlenet": "fc"}
+# Google's Inception weights expect (x - 0.5) / 0.5, which torchvision's transform_input makes
+# out of ImageNet-normalised input.
+_GOOGLE_INPUT = {"inception_v3", "googlenet"}
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -95,8 +100,8 @@ def build_backbone(name: str, weights_path: str | os.PathLike | None = None,
         normalize: prepend ``ImageNetNormalize`` so the model takes [0, 1] images; off by
             default so the module (and its state_dict keys) is exactly torchvision's.
 
-    Inception v3 comes without its auxiliary classifier (its forward then returns a tensor in
-    training mode too); none of the papers train with the auxiliary loss.
+    Inception v3 and GoogLeNet come without their auxiliary classifiers (their forward then
+    returns a tensor in training mode too); none of the papers train with the auxiliary loss.
     """
     _check_name(name)
     load = pretrained or weights_path is not None
@@ -112,9 +117,13 @@ def build_backbone(name: str, weights_path: str | os.PathLike | None = None,
             head_done = True
         if name == "inception_v3" and not any(k.startswith("AuxLogits.") for k in state):
             model.AuxLogits = None  # saved by this function, which drops the aux head
+        if name == "googlenet" and not any(k.startswith("aux1.") for k in state):
+            model.aux1 = model.aux2 = None
         _load(model, state, path)
     if name == "inception_v3":
         model.aux_logits, model.AuxLogits = False, None
+    if name == "googlenet":
+        model.aux_logits, model.aux1, model.aux2 = False, None, None
     if num_classes is not None and not head_done:
         _replace_classifier(model, name, num_classes)
     return nn.Sequential(ImageNetNormalize(), model) if normalize else model
@@ -137,23 +146,64 @@ def feature_extractor(name: str, weights_path: str | os.PathLike | None = None,
         raise UserInputError(f"backbone {name!r} takes RGB input; got in_channels={in_channels}")
     model = build_backbone(name, weights_path=weights_path, pretrained=pretrained)
     mean, std = IMAGENET_MEAN, IMAGENET_STD
-    if name == "vgg16":
-        body, c = list(model.features)[:-1], 512
+    if name in ("vgg16", "alexnet"):
+        body, c = list(model.features)[:-1], {"vgg16": 512, "alexnet": 256}[name]
     elif name == "resnet50":
         body, c = list(model.children())[:-2], 2048
     elif name == "mnasnet1_0":
         body, c = [model.layers], 1280
     else:
-        skip = {"AuxLogits", "avgpool", "dropout", "fc"}
-        body = [m for n, m in model.named_children() if n not in skip]
-        c = 2048
+        body = [m for n, m in model.named_children() if n not in _NOT_TRUNK]
+        c = {"inception_v3": 2048, "googlenet": 1024}[name]
         if model.transform_input:
-            # Google's weights expect (x - 0.5) / 0.5; torchvision's transform_input would
-            # produce exactly that from ImageNet-normalised input.
             mean, std = (0.5,) * 3, (0.5,) * 3
     trunk = nn.Sequential(ImageNetNormalize(mean, std), *body)
     trunk.out_channels = c
     return trunk
+
+
+_NOT_TRUNK = {"AuxLogits", "aux1", "aux2", "avgpool", "dropout", "fc"}  # Inception / GoogLeNet children
+
+
+class SplitClassifier(nn.Module):
+    """A torchvision ImageNet classifier cut where a caller can act between its layers: ``centre``
+    (ImageNet normalisation of a [0, 1] image) → ``features`` (a Sequential of the convolutional
+    layers) → ``embed`` (to the penultimate vector: pooling, and VGG's / AlexNet's hidden FC
+    layers) → ``fc`` (the last layer, re-fit to ``num_classes``). The small families in
+    ``classifiers.py`` have the same four parts; ``forward`` is the torchvision model's."""
+
+    def __init__(self, name: str, num_classes: int, weights_path: str | os.PathLike | None = None,
+                 pretrained: bool = False):
+        super().__init__()
+        model = build_backbone(name, weights_path=weights_path, num_classes=num_classes, pretrained=pretrained)
+        mean, std = IMAGENET_MEAN, IMAGENET_STD
+        if name in ("vgg16", "alexnet"):
+            self.features = model.features
+            self.embed = nn.Sequential(model.avgpool, nn.Flatten(), *list(model.classifier)[:-1])
+            self.fc = model.classifier[-1]
+        elif name == "resnet50":
+            self.features = nn.Sequential(*list(model.children())[:-2])
+            self.embed = nn.Sequential(model.avgpool, nn.Flatten())
+            self.fc = model.fc
+        elif name in _GOOGLE_INPUT:
+            self.features = nn.Sequential(*[m for n, m in model.named_children() if n not in _NOT_TRUNK])
+            self.embed = nn.Sequential(model.avgpool, nn.Flatten(), model.dropout)
+            self.fc = model.fc
+            if model.transform_input:
+                mean, std = (0.5,) * 3, (0.5,) * 3
+        else:
+            raise UserInputError(f"{name!r} cannot be split; use one of vgg16, alexnet, resnet50, googlenet, inception_v3")
+        self.centre = ImageNetNormalize(mean, std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.embed(self.features(self.centre(x))))
+
+
+def check_weights(name: str, weights_path: str | os.PathLike | None = None) -> Path:
+    """The local ImageNet weights file ``build_backbone(..., pretrained=True)`` would read; a
+    missing one is a ``UserInputError`` naming where it was looked for."""
+    _check_name(name)
+    return _resolve(name, weights_path)
 
 
 def _check_name(name: str) -> None:
@@ -164,6 +214,9 @@ def _check_name(name: str) -> None:
 def _construct(name: str, pretrained: bool) -> nn.Module:
     import torchvision.models as tvm
 
+    if name == "googlenet":
+        # As inception_v3: the checkpoint carries aux1/aux2 and wants transform_input.
+        return tvm.googlenet(weights=None, aux_logits=True, transform_input=pretrained, init_weights=not pretrained)
     if name == "inception_v3":
         # Mirror torchvision's builder: checkpoints carry the aux head; Google's weights need
         # transform_input; skip the slow truncated-normal init when weights overwrite it.

@@ -21,14 +21,22 @@ def _cbr(c_in: int, c_out: int, k: int = 3, stride: int = 1) -> nn.Sequential:
 
 
 class _Classifier(nn.Module):
+    """``centre`` → ``features`` → ``embed`` (global average pooling) → ``fc``: the parts a caller
+    (seed 004's modules) acts between, as ``backbones.SplitClassifier`` for torchvision's."""
+
     def __init__(self, features: nn.Module, c: int, num_classes: int):
         super().__init__()
         self.features = features
         self.fc = nn.Linear(c, num_classes)
 
+    def centre(self, x: torch.Tensor) -> torch.Tensor:
+        return x - 0.5  # BN after the first conv handles the scale
+
+    def embed(self, fmap: torch.Tensor) -> torch.Tensor:
+        return fmap.mean(dim=(2, 3))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Centre the [0, 1] input; BN after the first conv handles the scale.
-        return self.fc(self.features(x - 0.5).mean(dim=(2, 3)))
+        return self.fc(self.embed(self.features(self.centre(x))))
 
 
 class SmallVGG(_Classifier):
