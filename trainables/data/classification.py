@@ -131,3 +131,17 @@ def _size(spec: int | float, n: int) -> int:
     if spec < 0:
         raise UserInputError(f"split count {spec} is negative")
     return int(spec)
+
+
+def stored_split(folder: Path, split: str, cap: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A split a data stage stored as ``x_<split>`` / ``y_<split>`` in ``folder/data.npz``, capped."""
+    with np.load(folder / "data.npz") as f:
+        return capped(torch.from_numpy(f[f"x_{split}"]), torch.from_numpy(f[f"y_{split}"]), cap)
+
+
+def capped(x: torch.Tensor, y: torch.Tensor, cap: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """At most ``cap`` samples, evenly spaced: a class-sorted split keeps every class."""
+    if cap is None or cap >= len(y):
+        return x, y
+    keep = torch.linspace(0, len(y) - 1, cap).round().long()
+    return x[keep], y[keep]

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from trainables.contract import Progress
 from trainables.data import embedded_crops
+from trainables.data.classification import capped, stored_split
 from trainables.data.degradations import awgn, noise_ramp_map, spatially_varying_awgn
 
 Data = tuple[torch.Tensor, torch.Tensor]  # uint8 (N, 3, S, S) images, int64 (N,) labels
@@ -57,17 +58,11 @@ def caltech_arrays(config, progress: Progress | None = None) -> dict[str, np.nda
 def load_split(config, split: str, folder: Path | None) -> Data:
     """``train``/``val``/``test`` as uint8 images and labels, capped (evenly spaced) at
     ``train_images`` / ``eval_images``."""
-    if folder is None:
-        x, y = embedded_crops.load(split, embedded_crops.CropsSpec(seed=config.seed)).tensors
-        x = x.mul(255).round().byte()
-    else:
-        with np.load(folder / "data.npz") as f:
-            x, y = torch.from_numpy(f[f"x_{split}"]), torch.from_numpy(f[f"y_{split}"])
     cap = config.train_images if split == "train" else config.eval_images
-    if cap is not None and cap < len(y):
-        keep = torch.linspace(0, len(y) - 1, cap).round().long()
-        x, y = x[keep], y[keep]
-    return x, y
+    if folder is not None:
+        return stored_split(folder, split, cap)
+    x, y = embedded_crops.load(split, embedded_crops.CropsSpec(seed=config.seed)).tensors
+    return capped(x.mul(255).round().byte(), y, cap)
 
 
 def class_names(config, folder: Path | None) -> list[str]:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from trainables.contract import Progress
 from trainables.data import embedded_digits
+from trainables.data.classification import capped, stored_split
 from trainables.data.degradations import awgn, gaussian_blur
 from trainables.errors import UserInputError
 
@@ -61,17 +62,11 @@ def load_split(config, split: str, folder: Path | None) -> Data:
     """``train``/``val``/``test`` as uint8 images and labels; train capped at ``train_images``,
     val and test at ``eval_images`` (evenly spaced, so every class stays in). ``folder``: the
     data stage's (None for embedded-digits)."""
-    if config.dataset == embedded_digits.NAME:
-        x, y = embedded_digits.load(split, embedded_digits.DigitsSpec(seed=config.seed, size=config.image_size)).tensors
-        x = x.mul(255).round().byte()
-    else:
-        with np.load(folder / "data.npz") as f:
-            x, y = torch.from_numpy(f[f"x_{split}"]), torch.from_numpy(f[f"y_{split}"])
     cap = config.train_images if split == "train" else config.eval_images
-    if cap is not None and cap < len(y):
-        keep = torch.linspace(0, len(y) - 1, cap).round().long()
-        x, y = x[keep], y[keep]
-    return x, y
+    if config.dataset != embedded_digits.NAME:
+        return stored_split(folder, split, cap)
+    x, y = embedded_digits.load(split, embedded_digits.DigitsSpec(seed=config.seed, size=config.image_size)).tensors
+    return capped(x.mul(255).round().byte(), y, cap)
 
 
 def num_classes(config, folder: Path | None) -> int:
