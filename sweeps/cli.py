@@ -139,7 +139,7 @@ def cmd_promote(args: argparse.Namespace) -> None:
     from sweeps.promote import promote
 
     uri = default_tracking_uri(args.tracking_uri)
-    result = promote(uri, args.experiment, model_name=args.model_name, select_metric=args.metric)
+    result = promote(uri, args.experiment, model_name=args.model_name, select_metric=args.metric, where=args.where)
     print(result.message)
     print(f"registered: models:/{result.model_name}/{result.version} (from trial run {result.source_run_id})")
     print(f"load it:    mlflow.pyfunc.load_model('models:/{result.model_name}@champion')  # MLFLOW_TRACKING_URI={uri}")
@@ -324,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--experiment", required=True, help="MLflow experiment (= sweep name)")
     promote.add_argument("--model-name", help="registered model name (default: the sweep file's promote.model_name)")
     promote.add_argument("--metric", help="metric that picks the best trial (default: the sweep's first objective)")
+    promote.add_argument("--where", action="append", metavar="CONSTRAINT",
+                         help="only trials with METRIC>=VALUE (or <=, >, <; VALUE a number or another metric, e.g. "
+                              "val_psnr>=val_psnr_nn); repeatable; default: the sweep file's promote.where")
     _tracking(promote)
     promote.set_defaults(func=cmd_promote)
 

@@ -1,7 +1,8 @@
 """``tasksweep demo``: the embedded default end to end, in one command.
 
-Sweep ``sweeps/demo.yaml`` (tables logged to MLflow), promote the best trial, then load the
-champion in a fresh process (``sweeps.champion_check``, as a user would) and print what it did
+Sweep ``sweeps/demo.yaml`` (tables logged to MLflow), promote the best trial among those at
+least as good as the MSE-only network in validation mAP and PSNR (the file's ``promote.where``;
+if none is, say so plainly and promote nothing), then load the champion in a fresh process (``sweeps.champion_check``, as a user would) and print what it did
 on a photo it never saw, in the terms of what the model declares it returns.
 """
 
@@ -13,6 +14,7 @@ import subprocess
 import sys
 
 from sweeps.console import progress
+from trainables.errors import UserInputError
 
 DEMO_FILE = "demo.yaml"
 
@@ -43,7 +45,15 @@ def run_demo(tracking_uri: str) -> int:
     outcome = launch(spec, tracking_uri, base_dir=SWEEPS_DIR)
     if outcome.interrupted:
         return 130
-    result = promote(tracking_uri, spec.name)
+    try:
+        result = promote(tracking_uri, spec.name)
+    except UserInputError as err:
+        where = " and ".join(spec.promote.get("where", []))
+        print(f"no trial of this sweep is at least as good as the MSE-only network (NN) in both validation mAP and "
+              f"PSNR ({where}), so nothing was promoted: {err}")
+        print(f"  tables:   tasksweep report --experiment {spec.name}   # the Pareto front beside the NN row")
+        print(f"  choose:   tasksweep promote --experiment {spec.name} --where 'val_psnr>=25'   # your own constraint")
+        return 0
     print(result.message)
     model_uri = f"models:/{result.model_name}@champion"
     progress(f"loading {model_uri} in a fresh process and running it on a photo it never saw")

@@ -1,7 +1,9 @@
 """``tasksweep promote``: register the best trial's checkpoint and move the ``champion`` alias.
 
 The best trial is chosen by the sweep's first objective (a validation metric, what the search
-optimised), among finished trials of the experiment. The alias moves only when that trial also
+optimised), among finished trials of the experiment that satisfy every constraint (``--where``,
+else the sweep file's ``promote.where``; ``sweeps/constraints.py``): in a multi-objective sweep
+they say which point of the Pareto front a user wants. The alias moves only when that trial also
 beats the current champion on the held-out metric (``promote.metric`` of the sweep file, e.g.
 ``test_map``) and declares the same ``model_io`` (a denoiser and a ×2 super-resolver are not
 comparable on one number); otherwise the new version stays registered without the alias. Each
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sweeps.checkpoint import read_model_config
+from sweeps.constraints import parse_all
 from sweeps.mlflow_layout import BEST_CHECKPOINT, OBJECTIVES, PROMOTE, ROLE, existing_client, finished_trials, tracking_uri_set
 from sweeps.pyfunc_spec import pyfunc_arguments
 from sweeps.report import latest_sweep_run
@@ -42,8 +45,9 @@ def _better(a: float, b: float, mode: str) -> bool:
     return a > b if mode == "max" else a < b
 
 
-def select_best_trial(client, experiment_name: str, select_metric: str | None):
-    """(run, selection metric, held-out metric, its mode) for the best finished trial with a checkpoint."""
+def select_best_trial(client, experiment_name: str, select_metric: str | None, where: list[str] | None = None):
+    """(run, held-out metric, its mode, model name) for the best finished trial with a checkpoint
+    among those that satisfy ``where`` (default: the sweep file's ``promote.where``)."""
     parent = latest_sweep_run(client, experiment_name)
     if parent is None:
         raise UserInputError(f"no sweep found in MLflow experiment '{experiment_name}'")
@@ -54,7 +58,12 @@ def select_best_trial(client, experiment_name: str, select_metric: str | None):
     candidates = [r for r in finished_trials(client, parent.info.experiment_id) if r.data.tags.get(BEST_CHECKPOINT) and select_metric in r.data.metrics]
     if not candidates:
         raise UserInputError(f"experiment '{experiment_name}' has no finished trial with a checkpoint and metric '{select_metric}'")
-    best = (max if select_mode == "max" else min)(candidates, key=lambda r: r.data.metrics[select_metric])
+    constraints = parse_all(where if where is not None else promote.get("where", []))
+    kept = [r for r in candidates if all(c.holds(r.data.metrics) for c in constraints)]
+    if not kept:
+        raise UserInputError(f"none of the {len(candidates)} finished trials of '{experiment_name}' satisfies "
+                             f"{' and '.join(map(str, constraints))}: nothing promoted")
+    best = (max if select_mode == "max" else min)(kept, key=lambda r: r.data.metrics[select_metric])
     heldout = promote.get("metric", select_metric)
     mode = promote.get("mode", select_mode)
     return best, heldout, mode, promote.get("model_name") or experiment_name
@@ -69,12 +78,13 @@ def _champion(client, model_name: str):
         return None
 
 
-def promote(tracking_uri: str, experiment_name: str, model_name: str | None = None, select_metric: str | None = None) -> Promotion:
+def promote(tracking_uri: str, experiment_name: str, model_name: str | None = None, select_metric: str | None = None,
+            where: list[str] | None = None) -> Promotion:
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     client = existing_client(tracking_uri)
-    run, heldout, mode, default_name = select_best_trial(client, experiment_name, select_metric)
+    run, heldout, mode, default_name = select_best_trial(client, experiment_name, select_metric, where)
     model_name = model_name or default_name
     if heldout not in run.data.metrics:
         raise UserInputError(f"the best trial {run.info.run_id} has no held-out metric '{heldout}'")

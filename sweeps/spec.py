@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from sweeps.constraints import parse_all
 from sweeps.search_space import SearchSpace, load_search_space
 from trainables.contract import EPOCHS_FIELD
 from trainables.errors import UserInputError
@@ -152,6 +153,7 @@ def resolve(raw: dict, base_dir: Path, smoke: bool = False, assignments: list[st
         promote=dict(raw.get("promote") or {}),
         raw=raw,
     )
+    parse_all(spec.promote.get("where", []))  # a malformed constraint fails at load, not after the sweep
     if spec.scheduler not in ("fifo", "asha"):
         raise UserInputError(f"scheduler must be 'fifo' or 'asha', not {spec.scheduler!r}")
     if spec.scheduler == "asha" and spec.multi_objective:

@@ -138,6 +138,36 @@ def test_promote_without_finished_trial_is_exit_2(smoke_sweep, tmp_path):
     assert not (tmp_path / "none.db").exists()
 
 
+def test_promote_where_picks_among_the_trials_that_satisfy_it(smoke_sweep, tmp_path):
+    cwd, uri, _ = smoke_sweep
+    _, _, trials = runs_of(uri, "qair_denoise_sigma50")
+    worst = min(trials, key=lambda r: r.data.metrics["val_map"])
+    # best by val_map among those at or below the lowest val_map: the constraint, not the objective, decides
+    where = f"val_map<={worst.data.metrics['val_map']}"
+    picked = tasksweep(cwd, "promote", "--experiment", "qair_denoise_sigma50", "--tracking-uri", uri,
+                       "--model-name", "qair_where", "--where", where)
+    metrics = {r.info.run_id: r.data.metrics for r in trials}
+    assert metrics[re.search(r"from trial run (\w+)", picked.stdout).group(1)]["val_map"] == worst.data.metrics["val_map"]
+    # against a logged baseline: the MSE-only network's validation PSNR
+    assert all("val_psnr_nn" in r.data.metrics and "val_map_nn" in r.data.metrics for r in trials)
+    keep = [r for r in trials if r.data.metrics["val_psnr"] >= r.data.metrics["val_psnr_nn"]]
+    before = Path(uri[len("sqlite:///"):]).read_bytes()
+    proc = tasksweep(tmp_path, "promote", "--experiment", "qair_denoise_sigma50", "--tracking-uri", uri,
+                     "--model-name", "qair_where_nn", "--where", "val_psnr>=val_psnr_nn", "--where", "val_map>2", check=False)
+    assert proc.returncode == 2 and Path(uri[len("sqlite:///"):]).read_bytes() == before
+    assert proc.stderr.strip().splitlines()[-1] == ("tasksweep: error: none of the 3 finished trials of 'qair_denoise_sigma50' "
+                                                    "satisfies val_psnr>=val_psnr_nn and val_map>2.0: nothing promoted")
+    proc = tasksweep(tmp_path, "promote", "--experiment", "qair_denoise_sigma50", "--tracking-uri", uri,
+                     "--model-name", "qair_where_nn", "--where", "val_psnr>=val_psnr_nn", check=False)
+    if keep:
+        assert proc.returncode == 0, proc.stderr
+        chosen = re.search(r"from trial run (\w+)", proc.stdout).group(1)
+        assert chosen in {r.info.run_id for r in keep}
+        assert metrics[chosen]["val_map"] == max(r.data.metrics["val_map"] for r in keep)
+    else:
+        assert proc.returncode == 2 and "none of the 3 finished trials" in proc.stderr
+
+
 def test_multi_objective_sweep_logs_pareto_front(tmp_path):
     tasksweep(tmp_path, "launch", str(SWEEP), "--smoke", "--set", "scheduler=fifo", "--set", "num_samples=2",
               "--set", "objectives=[{metric: val_map, mode: max}, {metric: val_psnr, mode: max}]", "--set", "name=mo")

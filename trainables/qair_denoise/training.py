@@ -72,8 +72,9 @@ def baseline_metrics(config: Config, rset, splits: list[Split], labels_dir: Path
             queries = [rset.qimlist[i] for i in query_indices(rset, names)]
             for method in ("clean", "noisy", "nn", config.classical):
                 for m in ("ap", "psnr", "ssim"):
-                    if m != "ap" and (method == "clean" or part == "val"):
-                        continue  # clean PSNR is infinite; val only needs mAP
+                    if m != "ap" and method == "clean":
+                        continue  # clean PSNR is infinite
+                    # val PSNR too: `promote --where val_psnr>=val_psnr_nn` picks on validation
                     name = f"{part}_{'map' if m == 'ap' else m}_{method}"
                     rows.setdefault(name, []).append(float(np.nanmean([per_query[q][method][m] for q in queries])))
         rows.setdefault("qair_mae", []).append(head_metrics["mae"])
