@@ -47,3 +47,7 @@ def test_ablation_grid_runs_each_table_6_1_row_once(tmp_path):
     assert all(t.data.params["estimator"] == "oracle" and t.data.metrics["method_estimator"] == 0.0 for t in trials)
     table = _artifact(client, parents[0].info.run_id, "tables/table6_1.md", tmp_path)
     assert all(f"| {row} " in table for row in rows)
+    # oracle trials are scored with the true map a served model never has: nothing to promote
+    refused = tasksweep(tmp_path, "promote", "--experiment", "fidelity_ablation", "--tracking-uri",
+                        f"sqlite:///{tmp_path / 'mlflow.db'}", check=False)
+    assert refused.returncode == 2 and "satisfies method_estimator>=1.0: nothing promoted" in refused.stderr

@@ -88,6 +88,25 @@ def test_untrained_modules_leave_the_frozen_classifier_as_it_is():
         assert torch.allclose(model.classify(restored, fmap), model.classifier(restored), atol=1e-5)
 
 
+def test_the_seed_alone_sets_the_modules_initial_weights():
+    weights = lambda seed: torch.cat([p.flatten() for p in build_model(config(seed=seed)).calibration.parameters()])
+    first = weights(0)
+    torch.rand(100)  # what a reused worker drew before must not matter
+    assert torch.equal(first, weights(0)) and not torch.equal(first, weights(1))
+
+
+def test_the_fidelity_feature_is_the_map_and_its_transpose_flattened():
+    fmap = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 1, 2, 2)
+    assert fidelity_feature(fmap, 8, "bilinear").tolist() == [[1, 2, 3, 4, 1, 3, 2, 4]]
+
+
+def test_l2_normalisation_standardises_a_scaled_chi_square():
+    levels = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+    sigma = math.sqrt(sum(s * s for s in levels) / (len(levels) ** 2 * 2))
+    z = normalise(torch.randn(200_000, generator=torch.Generator().manual_seed(0)).mul(sigma).pow(2), "l2", levels)
+    assert z.mean().item() == pytest.approx(0.0, abs=0.01) and z.std().item() == pytest.approx(1.0, abs=0.02)
+
+
 def test_a_trained_module_reads_the_fidelity_map():
     model = build_model(config()).eval()
     for block in model.calibration.mult.blocks:

@@ -44,7 +44,7 @@ class Config(SchemeConfig):
     downsampling: str = "bilinear"
     estimator: str = "pretrained"
     ablation: str = "none"  # one of ABLATIONS: Table 6.1's grid searches it
-    branch_width: int = 16  # channels of the spatial branches' convs, units of the FC layers
+    branch_width: int = 16  # channels of the spatial branches' convs (the FC layers are as wide as the feature)
     # the trial's recipe (§5.1): NAG, linear warm-up per batch step, cosine decay, label smoothing
     lr: float = 0.01  # paper: 1e-3 over 50 epochs; a few-epoch run needs more
     # end_to_end: NAG lr of the estimator's fine-tuning. Its map drifts at larger rates: at 1e-3 the

@@ -31,8 +31,12 @@ from trainables.models import check_weights
 
 def build_model(config: Config) -> CalibratedClassifier:
     """The registered model: degraded images → logits, its restorer and estimator inside (an
-    oracle-trained model also serves with the estimator: no clean image exists at inference)."""
-    return CalibratedClassifier(config, n_classes(config))
+    oracle-trained model also serves with the estimator: no clean image exists at inference).
+    The modules' initial weights come from ``config.seed`` alone, not from whatever a reused
+    Ray worker drew before; the global generator is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return CalibratedClassifier(config, n_classes(config))
 
 
 def prepare(config: Config, device: torch.device, progress: Progress | None = None) -> Stages:
@@ -109,7 +113,6 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     trained = [p for g in groups for p in g["params"]]
     optimizers = {"nag": nag(groups, config.lr, config.momentum)} if groups else {}
     gen = torch.Generator().manual_seed(config.seed + 11)  # batches, flips and noise
-    torch.manual_seed(config.seed)
     trainees = Trainees(nets={"model": model}, model="model", optimizers=optimizers, generators={"batches": gen})
     per_epoch = math.ceil(len(y) / config.batch_size)
     flags = {"method_estimator": float(ESTIMATORS.index(method.estimator)), "method_ensemble": float(method.ensemble)}
