@@ -49,7 +49,7 @@ def test_labels_built_in_threads_equal_each_query_labelled_alone(labels, tmp_pat
     """The stage labels queries on every core at once; each query's rows must not depend on that."""
     config = smoke()
     rset = dt.load_dataset(config)
-    backend = dt.sift_backend(config, rset)
+    backend = dt.local_feature_backend(config, rset)
     dncnn = st.PRETRAIN.get(config, device=CPU)
     (tmp_path / "images").mkdir()
     (tmp_path / "noisy").mkdir()
@@ -157,3 +157,23 @@ def test_bad_splits_and_datasets_are_user_errors():
         smoke(splits=(7,))
     with pytest.raises(UserInputError, match="data_root"):
         smoke(dataset="roxford5k")
+
+
+def test_orb_is_the_second_local_feature_and_noise_costs_it_ap():
+    from trainables.retrieval.orb import OrbBackend
+
+    config = smoke(local_feature="orb", view_hw=(192, 256))  # ORB's 31-pixel patches find little in smoke's 96×128
+    assert st.LABELS.full_key(config) != st.LABELS.full_key(smoke(view_hw=(192, 256)))  # its own AP labels and judge
+    rset = dt.load_dataset(config)
+    backend = dt.local_feature_backend(config, rset)
+    assert isinstance(backend, OrbBackend)
+    gen = torch.Generator().manual_seed(0)
+    clean, noisy = [], []
+    for i in range(len(rset.qimlist)):
+        image = rset.load_query(i)
+        clean.append(dt.query_ap(backend, rset, i, image))
+        x = dt.noisy(torch.from_numpy(image).permute(2, 0, 1).float().div(255), 50, gen)  # σ in 0-255 units
+        noisy.append(dt.query_ap(backend, rset, i, x.mul(255).round().byte().permute(1, 2, 0).numpy()))
+    assert np.nanmean(clean) > np.nanmean(noisy) + 0.1
+    with pytest.raises(UserInputError, match="local_feature must be"):
+        smoke(local_feature="surf")

@@ -69,5 +69,5 @@ def test_cnn_backend_finds_identical_image():
 
 
 def test_unknown_backend_is_a_user_error():
-    with pytest.raises(UserInputError, match="unknown retrieval backend 'orb'"):
-        build_backend("orb")
+    with pytest.raises(UserInputError, match="unknown retrieval backend 'surf'"):
+        build_backend("surf")

@@ -45,7 +45,8 @@ class Config(SchemeConfig):
     # evaluation
     n_folds: int = 5  # test folds over the non-validation landmarks
     splits: tuple[int, ...] = (0, 1, 2)  # which folds this trial runs (metrics: mean over them)
-    sift_features: int = SiftConfig().n_features
+    local_feature: str = "sift"  # the retrieval system: "sift" (the paper's) or "orb" (§6.5, instead of SURF)
+    sift_features: int = SiftConfig().n_features  # keypoints per image, either feature
     classical: str = "nlm"  # the classical denoiser in the labels and tables: "nlm" or "bm3d"
     seed: int = 0
 
@@ -54,6 +55,8 @@ class Config(SchemeConfig):
             raise UserInputError(f"qair_denoise dataset must be one of embedded-landmarks, {', '.join(REAL)}; got {self.dataset!r}")
         if self.dataset in REAL and not self.data_root:
             raise UserInputError(f"dataset {self.dataset!r} needs data_root (the folder holding {self.dataset}/)")
+        if self.local_feature not in ("sift", "orb"):
+            raise UserInputError(f"local_feature must be 'sift' or 'orb', got {self.local_feature!r}")
         if self.classical == "bm3d":
             bm3d_module()  # fail before any work if the optional extra is missing
         elif self.classical != "nlm":

@@ -20,7 +20,7 @@ from trainables.data.landmark_splits import Split, landmark_of, make_split
 from trainables.data.retrieval_set import RetrievalSet
 from trainables.errors import UserInputError
 from trainables.metrics import average_precision, ranks_from_scores
-from trainables.retrieval import SiftBackend, SiftConfig, index_database
+from trainables.retrieval import SiftBackend, SiftConfig, build_backend, index_database
 
 REAL = ("roxford5k", "rparis6k")
 
@@ -84,8 +84,9 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
-def sift_backend(config, rset: RetrievalSet, progress=None) -> SiftBackend:
-    backend = SiftBackend(SiftConfig(n_features=config.sift_features))
+def local_feature_backend(config, rset: RetrievalSet, progress=None) -> SiftBackend:
+    """SIFT (the paper's) or ORB (§6.5's second feature, standing in for SURF), same pipeline."""
+    backend = build_backend(config.local_feature, config=SiftConfig(n_features=config.sift_features))
     index_database(backend, rset, progress)  # descriptors cached on disk across trials
     return backend
 

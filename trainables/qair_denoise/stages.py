@@ -23,9 +23,8 @@ from trainables.data.image_files import read_rgb, to_tensor, to_uint8
 from trainables.metrics import psnr, ssim
 from trainables.models import DnCNN, QAIRHead
 from trainables.data.landmark_splits import Split, landmark_of
-from trainables.qair_denoise.data import (classical_denoise, dataset_key, denoise, draw_sigma,
-                                          load_dataset, noisy, query_ap, random_patches, sift_backend, uint8_chw,
-                                          write_png)
+from trainables.qair_denoise.data import (classical_denoise, dataset_key, denoise, draw_sigma, load_dataset,
+                                          local_feature_backend, noisy, query_ap, random_patches, uint8_chw, write_png)
 from trainables.stages import Stage
 from trainables.threads import thread_map
 
@@ -79,14 +78,16 @@ PRETRAIN = Stage("qair-pretrain", version=1, key=_pretrain_key, build=_build_pre
 
 def _labels_key(config) -> dict:
     return {"pretrain": PRETRAIN.full_key(config), "classical": config.classical,
-            "sift_features": config.sift_features, "noise": LABEL_NOISE, "blur": LABEL_BLUR}
+            "sift_features": config.sift_features, "noise": LABEL_NOISE, "blur": LABEL_BLUR,
+            # SIFT's keys stay as they were before ORB existed, so built SIFT labels are found again
+            **({"local_feature": config.local_feature} if config.local_feature != "sift" else {})}
 
 
 def _build_labels(out: Path, config, *, device, progress) -> None:
     """``labels.json`` (query, landmark, version, file, ap), ``images/``, ``noisy/`` (the σ-noisy
     queries trials evaluate on) and ``baselines.json`` ({query: {method: {ap, psnr, ssim}}})."""
     rset = load_dataset(config)
-    backend = sift_backend(config, rset, progress)
+    backend = local_feature_backend(config, rset, progress)
     dncnn = PRETRAIN.get(config, device=device, progress=progress)
     (out / "images").mkdir()
     (out / "noisy").mkdir()

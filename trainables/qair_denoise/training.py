@@ -27,8 +27,8 @@ from trainables.metrics import psnr, ssim
 from trainables.models import DnCNN
 from trainables.qair_denoise.config import Config
 from trainables.data.landmark_splits import Split, query_indices
-from trainables.qair_denoise.data import (denoise, draw_sigma, load_dataset, noisy, query_ap,
-                                          random_patches, sift_backend, splits_of, uint8_chw)
+from trainables.qair_denoise.data import (denoise, draw_sigma, load_dataset, local_feature_backend, noisy, query_ap,
+                                          random_patches, splits_of, uint8_chw)
 from trainables.qair_denoise.stages import LABELS, PRETRAIN, QAIR_HEAD, head_stage_name
 
 
@@ -117,7 +117,7 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     rset = load_dataset(config)
     splits = splits_of(config, rset)
     labels_dir = LABELS.load(stages["labels"], config, device=device)
-    backend = sift_backend(config, rset)
+    backend = local_feature_backend(config, rset)
     runs = [SplitRun(config, rset, s, stages, device) for s in splits]
     baselines = baseline_metrics(config, rset, splits, labels_dir, [run.head_metrics for run in runs])
     # "the" model of the trial is the first split's; every split's state is kept to resume

@@ -19,11 +19,13 @@ from trainables.data.retrieval_set import RetrievalSet
 from trainables.errors import UserInputError
 from trainables.metrics import ranks_from_scores, revisitop_map
 from trainables.retrieval.cnn import CnnBackend
+from trainables.retrieval.orb import OrbBackend
 from trainables.retrieval.sift import SiftBackend, SiftConfig
 
-__all__ = ["BACKENDS", "build_backend", "index_database", "rank", "evaluate", "SiftBackend", "SiftConfig", "CnnBackend"]
+__all__ = ["BACKENDS", "build_backend", "index_database", "rank", "evaluate", "SiftBackend", "SiftConfig", "OrbBackend",
+           "CnnBackend"]
 
-BACKENDS = {"sift": SiftBackend, "cnn": CnnBackend}
+BACKENDS = {"sift": SiftBackend, "orb": OrbBackend, "cnn": CnnBackend}
 
 
 def build_backend(name: str, **kwargs):

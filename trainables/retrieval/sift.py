@@ -17,6 +17,7 @@ distances compared are the float32 square roots that OpenCV compares. Only image
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -35,7 +36,7 @@ class SiftConfig:
     min_matches: int = 6  # fewer ratio-test matches than this: no RANSAC, score = matches/1000
 
 
-Features = tuple[np.ndarray, np.ndarray]  # (K, 2) keypoint xy, (K, 128) float32 descriptors
+Features = tuple[np.ndarray, np.ndarray]  # (K, 2) keypoint xy, (K, D) descriptors (SIFT: D = 128, float32)
 
 # Largest distance block (query keypoints x database keypoints of one chunk) held at once.
 _BLOCK_ELEMENTS = 1 << 24  # 64 MiB of float32
@@ -46,34 +47,42 @@ class _Packed:
     """Database descriptors with at least two keypoints, padded to a common count."""
 
     items: np.ndarray  # (n,) indices into the database of the packed images
-    desc: torch.Tensor  # (n * k, 128) float32, image r's descriptors in rows r*k .. r*k+count-1
+    desc: torch.Tensor  # (n * k, D) float32, image r's descriptors in rows r*k .. r*k+count-1
     sqnorm: torch.Tensor  # (n * k,) float32 squared norms, +inf on padding rows
     k: int  # padded keypoint count per image
 
     @classmethod
-    def build(cls, descriptors: list[np.ndarray]) -> _Packed:
+    def build(cls, descriptors: list[np.ndarray], as_float: Callable[[np.ndarray], np.ndarray]) -> _Packed:
         counts = np.array([len(d) for d in descriptors], np.int64)
         items = np.flatnonzero(counts >= 2)  # fewer than two descriptors: no ratio test, score 0
         k = int(counts[items].max()) if len(items) else 0
-        desc = np.zeros((len(items), k, 128), np.float32)
+        width = as_float(descriptors[items[0]]).shape[1] if len(items) else 1
+        desc = np.zeros((len(items), k, width), np.float32)
         sqnorm = np.full((len(items), k), np.inf, np.float32)
         for row, i in enumerate(items):
-            d = np.asarray(descriptors[i], np.float32)
+            d = as_float(descriptors[i])
             desc[row, : len(d)] = d
             sqnorm[row, : len(d)] = np.einsum("ij,ij->i", d, d)
-        return cls(items, torch.from_numpy(desc.reshape(-1, 128)), torch.from_numpy(sqnorm.reshape(-1)), k)
+        return cls(items, torch.from_numpy(desc.reshape(-1, width)), torch.from_numpy(sqnorm.reshape(-1)), k)
 
 
 class SiftBackend:
     """Ranks database images for a query by RANSAC inlier count."""
 
     name = "sift"
+    # Lowe's ratio compares L2 distances; a binary descriptor's backend (akaze.py) compares
+    # Hamming distances, which are its float bit vectors' squared L2 distances (no square root)
+    hamming = False
 
     def __init__(self, config: SiftConfig | None = None):
         self.config = config or SiftConfig()
         self._local = threading.local()  # one OpenCV detector per thread: stage builds describe in threads
         self._xy: list[np.ndarray] = []
-        self._packed = _Packed.build([])
+        self._packed = _Packed.build([], self.as_float)
+
+    def as_float(self, desc: np.ndarray) -> np.ndarray:
+        """Descriptors as the float32 rows the matcher multiplies."""
+        return np.asarray(desc, np.float32)
 
     def cache_key(self) -> dict:
         return {"backend": self.name, **asdict(self.config)}
@@ -95,14 +104,14 @@ class SiftBackend:
     def set_database(self, features: list[Features]) -> None:
         features = list(features)
         self._xy = [np.asarray(xy, np.float32) for xy, _ in features]
-        self._packed = _Packed.build([desc for _, desc in features])
+        self._packed = _Packed.build([desc for _, desc in features], self.as_float)
 
     def describe_database(self, images) -> list[Features]:
         return [self.describe(img) for img in images]
 
     def score(self, query: Features, item: Features) -> float:
         """RANSAC inliers; below ``min_matches`` the match count / 1000 breaks ties among losers."""
-        return float(self._scores(query, [np.asarray(item[0], np.float32)], _Packed.build([item[1]]))[0])
+        return float(self._scores(query, [np.asarray(item[0], np.float32)], _Packed.build([item[1]], self.as_float))[0])
 
     def scores(self, query_image: np.ndarray, positives=None, junk=()) -> np.ndarray:
         """Similarity of one query image to every database image, shape (n_db,).
@@ -122,7 +131,7 @@ class SiftBackend:
             return out
         qxy = np.asarray(qxy, np.float32)
         verify = []  # (database index, query keypoint indices, database keypoint indices)
-        for item, qi, ti in self._ratio_matches(np.asarray(qdesc, np.float32), packed):
+        for item, qi, ti in self._ratio_matches(self.as_float(qdesc), packed):
             if len(qi) < self.config.min_matches:
                 out[item] = len(qi) / 1000.0
             else:
@@ -176,7 +185,10 @@ class SiftBackend:
                 first, nearest = part.min(dim=2)  # nearest neighbour (a tie is never a good match)
                 part.scatter_(2, nearest.unsqueeze(2), float("inf"))
                 second = part.amin(dim=2)  # second nearest: equals ``first`` on a tie
-                d1, d2 = ((x + qn[:, None]).clamp_(min=0).sqrt_().double() for x in (first, second))  # float32 sqrt
+                d1, d2 = ((x + qn[:, None]).clamp_(min=0) for x in (first, second))
+                if not self.hamming:
+                    d1, d2 = d1.sqrt_(), d2.sqrt_()  # float32 square roots, as OpenCV's
+                d1, d2 = d1.double(), d2.double()
                 good = (d1 < self.config.ratio * d2).T.numpy()  # (images, query keypoints)
                 nearest = nearest.T.numpy()
                 for r in range(stop - start):
