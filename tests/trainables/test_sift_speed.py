@@ -10,12 +10,12 @@ from trainables.retrieval import sift
 from trainables.retrieval.sift import SiftBackend, SiftConfig
 
 
-def reference_score(config: SiftConfig, query, item) -> float:
+def reference_score(config: SiftConfig, query, item, norm: int = cv2.NORM_L2) -> float:
     """The original algorithm: BFMatcher knnMatch(k=2), Lowe's ratio test, RANSAC inliers."""
     (qxy, qdesc), (dxy, ddesc) = query, item
     if len(qdesc) < 2 or len(ddesc) < 2:
         return 0.0
-    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(qdesc, ddesc, k=2)
+    pairs = cv2.BFMatcher(norm).knnMatch(qdesc, ddesc, k=2)
     good = [m for m, n in (p for p in pairs if len(p) == 2) if m.distance < config.ratio * n.distance]
     if len(good) < config.min_matches:
         return len(good) / 1000.0

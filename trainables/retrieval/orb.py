@@ -30,10 +30,7 @@ class OrbBackend(SiftBackend):
 
     def describe(self, image_rgb: np.ndarray) -> Features:
         """Keypoints and packed uint8 descriptors (K, 32) of one RGB uint8 image."""
-        gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY) if image_rgb.ndim == 3 else image_rgb
-        scale = self.config.max_side / max(gray.shape)
-        if scale < 1:
-            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        gray = self.grey(image_rgb)
         if not hasattr(self._local, "orb"):
             self._local.orb = cv2.ORB_create(nfeatures=self.config.n_features)
         keypoints, desc = self._local.orb.detectAndCompute(gray, None)

@@ -87,12 +87,17 @@ class SiftBackend:
     def cache_key(self) -> dict:
         return {"backend": self.name, **asdict(self.config)}
 
-    def describe(self, image_rgb: np.ndarray) -> Features:
-        """Keypoints and descriptors of one RGB uint8 image."""
+    def grey(self, image_rgb: np.ndarray) -> np.ndarray:
+        """The image a detector sees: grey, shrunk to ``max_side`` at most."""
         gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY) if image_rgb.ndim == 3 else image_rgb
         scale = self.config.max_side / max(gray.shape)
         if scale < 1:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return gray
+
+    def describe(self, image_rgb: np.ndarray) -> Features:
+        """Keypoints and descriptors of one RGB uint8 image."""
+        gray = self.grey(image_rgb)
         if not hasattr(self._local, "sift"):
             self._local.sift = cv2.SIFT_create(nfeatures=self.config.n_features)
         keypoints, desc = self._local.sift.detectAndCompute(gray, None)
