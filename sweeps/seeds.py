@@ -51,7 +51,9 @@ def seed_specs(path: str | Path, seeds: list[int], smoke: bool, assignments: lis
 def best_trial_metrics(client, experiment: str) -> tuple[str, dict[str, float]]:
     from sweeps.promote import select_best_trial
 
-    run, *_ = select_best_trial(client, experiment, None)
+    # the best trial by the first objective, as promote picks it, but without promote.where: a
+    # constraint says what may be deployed (no oracle trial), not what a comparison reads
+    run, *_ = select_best_trial(client, experiment, None, where=[])
     return run.info.run_id, dict(run.data.metrics)
 
 
