@@ -14,8 +14,10 @@
 - ``BASELINES`` (``fidelity-baselines``): setups 1–3 with and without restoration on the test
   split (Table 5.1's upper half), ``metrics.json``.
 
-Keys hold what a stage's output depends on and nothing a sweep searches (no module switch,
-estimator mode, lr, warm-up or label smoothing of the method), so every trial shares them.
+Keys hold what a stage's output depends on and nothing else a sweep searches (no module switch,
+estimator mode, lr, warm-up or label smoothing of the method), so every trial shares them. The
+one searched field in keys is the measure: the estimator and the evaluation images' maps depend
+on it, and the baselines read those evaluation images (their values do not depend on it).
 """
 
 from __future__ import annotations
