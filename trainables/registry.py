@@ -40,6 +40,8 @@ class _Schemes(MutableMapping):
 
 SCHEMES: MutableMapping[str, Scheme] = _Schemes({
     "qair_denoise": "trainables.qair_denoise:SCHEME",
+    "qair_sr": "trainables.qair_sr:SCHEME",
+    "qair_joint": "trainables.qair_joint:SCHEME",
     "qrnet": "trainables.qrnet:SCHEME",
     "mqrnet": "trainables.qrnet:MQRNET",
     "nima_sr": "trainables.nima_sr:SCHEME",

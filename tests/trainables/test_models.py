@@ -16,6 +16,7 @@ from trainables.models.backbones import default_weights_path, weights_file_name
 # shape, whether the output must lie in [0, 1], and (MDSR) the scales to route through.
 SMALL = {
     "dncnn": dict(kwargs=dict(depth=5, width=16), x=(2, 3, 20, 20), out=(2, 3, 20, 20)),
+    "bicubic_dncnn": dict(kwargs=dict(scale=4, depth=3, width=8), x=(2, 3, 5, 6), out=(2, 3, 20, 24)),
     "qair_head": dict(kwargs=dict(backbone="small"), x=(2, 3, 32, 32), out=(2,), unit=True),
     "edsr": dict(kwargs=dict(n_resblocks=2, n_feats=8, scale=2), x=(2, 3, 12, 12),
                  out=(2, 3, 24, 24)),
@@ -260,3 +261,16 @@ def test_normalize_wraps_backbone_for_unit_range_input():
     assert isinstance(model, nn.Sequential)
     with torch.no_grad():
         assert model(torch.rand(1, 3, 64, 64)).shape == (1, 4)
+
+
+def test_the_sr_dncnn_is_matlab_bicubic_plus_a_learned_residual():
+    from trainables.data.degradations import imresize
+    from trainables.models import BicubicDnCNN
+
+    model = BicubicDnCNN(scale=4, depth=3, width=8).eval()
+    x = torch.rand(1, 3, 6, 7)
+    with torch.no_grad():
+        assert not torch.allclose(model(x), imresize(x, 4))
+        nn.init.zeros_(model.dncnn.tail.weight)
+        nn.init.zeros_(model.dncnn.tail.bias)  # no residual left: exactly the bicubic upsampling
+        assert torch.equal(model(x), imresize(x, 4))

@@ -52,7 +52,7 @@ def test_labels_built_in_threads_equal_each_query_labelled_alone(labels, tmp_pat
     backend = dt.local_feature_backend(config, rset)
     dncnn = st.PRETRAIN.get(config, device=CPU)
     (tmp_path / "images").mkdir()
-    (tmp_path / "noisy").mkdir()
+    (tmp_path / "inputs").mkdir()
     for i in (0, len(rset.qimlist) - 1):
         name, rows, _ = st._label_query(tmp_path, config, rset, backend, dncnn, i)
         assert rows == [r for r in labels if r["query"] == name]
@@ -110,8 +110,9 @@ def _fine_tune(config: qd.Config, judge_on: bool) -> torch.nn.Module:
 
 def test_a_large_lambda_stays_with_the_mse_only_fine_tune():
     def gap(lam):
-        # lr ∝ 1/λ keeps the MSE step fixed, so only the weight of the AP term changes
-        config = smoke(lam=lam, lr=2e-2 / lam, momentum=0.0, epochs=1, steps_per_epoch=4)
+        # one lr for every λ: the step descends Eq. 3 / (1 + λ), so the MSE step is fixed and
+        # only the weight of the AP term changes (the search space relies on it)
+        config = smoke(lam=lam, lr=2e-2, momentum=0.0, epochs=1, steps_per_epoch=4)
         with_judge, mse_only = _fine_tune(config, True), _fine_tune(config, False)
         start = st.PRETRAIN.get(config, device=CPU).state_dict()
         moved = lambda m: sum((p - start[k]).float().norm() ** 2 for k, p in m.state_dict().items()) ** 0.5
@@ -132,6 +133,14 @@ def test_with_lr_zero_the_trial_is_the_nn_baseline():
     reports = train_once(smoke(lr=0.0, epochs=1))
     m = reports[0]
     assert m["test_map"] == m["test_map_nn"] and m["test_psnr"] == pytest.approx(m["test_psnr_nn"])
+
+
+def test_each_split_is_reported_and_the_means_are_over_splits():
+    reports = train_once(smoke(epochs=1, splits=(0, 2)))
+    m = reports[0]
+    for name in ("test_map", "test_psnr", "test_map_nn", "test_psnr_nlm", "qair_mae"):
+        assert m[name] == pytest.approx((m[f"{name}_s0"] + m[f"{name}_s2"]) / 2)
+    assert "test_map_s1" not in m and m["test_map_nn_s0"] != m["test_map_nn_s2"]  # different test folds
 
 
 def test_table_rows_follow_table_3():
@@ -177,3 +186,46 @@ def test_orb_is_the_second_local_feature_and_noise_costs_it_ap():
     assert np.nanmean(clean) > np.nanmean(noisy) + 0.1
     with pytest.raises(UserInputError, match="local_feature must be"):
         smoke(local_feature="surf")
+
+
+def test_the_joint_network_is_given_noisy_or_upsampled_small_images_at_even_odds():
+    from trainables.qair_joint import Config as JointConfig
+
+    config = JointConfig.from_dict(qd.SMOKE)
+    clean, gen = torch.rand(2, 3, 32, 32), torch.Generator().manual_seed(0)
+    small = {f: dt.upsampled_small(clean, f) for f in config.sr_factors}
+    kinds = []
+    for _ in range(40):
+        x = dt.degrade(config, clean, gen)
+        assert x.shape == clean.shape
+        kinds.append(next((f for f, s in small.items() if torch.equal(x, s)), "noise"))
+    assert 10 <= kinds.count("noise") <= 30 and set(kinds) - {"noise"} == set(config.sr_factors)
+
+
+def test_joint_trial_reports_table_9_over_both_test_inputs():
+    from trainables import qair_joint as qj
+
+    config = qj.Config.from_dict({**qj.SMOKE, "epochs": 1, "lr": 0.0})
+    reports = []
+    qj.train(config, qj.prepare(config, CPU), CPU, None, lambda m, s: reports.append(m))
+    m = reports[0]
+    for k in ("map", "psnr"):
+        assert m[f"test_{k}"] == pytest.approx((m[f"test_{k}_noise"] + m[f"test_{k}_sr"]) / 2)
+        assert m[f"test_{k}_nn"] == pytest.approx((m[f"test_{k}_nn_noise"] + m[f"test_{k}_nn_sr"]) / 2)
+    # lr = 0: the trial is the joint NN on each kind of input
+    assert m["test_map_noise"] == m["test_map_nn_noise"] and m["test_map_sr"] == m["test_map_nn_sr"]
+    rows = qj.table(m)
+    assert [r["method"] for r in rows] == ["Clean", "Noisy/LR", "NN", "NN-QA"]
+    assert rows[1]["mAP noisy"] == round(m["test_map_noisy"], 4) and rows[1]["mAP LR x4"] == round(m["test_map_bicubic"], 4)
+
+
+def test_sr_and_joint_settings_that_mean_nothing_are_one_line_errors():
+    from trainables.qair_joint import Config as JointConfig
+    from trainables.qair_sr import Config as SrConfig
+
+    with pytest.raises(UserInputError, match="qair_sr takes no sigma"):
+        SrConfig.from_dict({"sigma": 30})
+    with pytest.raises(UserInputError, match="multiple of scale"):
+        SrConfig.from_dict({"patch": 50})
+    with pytest.raises(UserInputError, match="sr_factors"):
+        JointConfig.from_dict({"sr_factors": [0.5]})

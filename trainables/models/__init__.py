@@ -16,7 +16,7 @@ from trainables.models.backbones import (BACKBONES, ImageNetNormalize, SplitClas
                                          check_weights, feature_extractor)
 from trainables.models.classifiers import SmallInception, SmallResNet, SmallVGG
 from trainables.models.descriptor import LandmarkDescriptor
-from trainables.models.dncnn import DnCNN
+from trainables.models.dncnn import BicubicDnCNN, DnCNN
 from trainables.models.edsr import EDSR, MDSR
 from trainables.models.fsr import FSRCritic, FSRGenerator
 from trainables.models.nima import NIMAHead
@@ -25,6 +25,7 @@ from trainables.models.qrnet import QRNet
 
 MODELS: dict[str, type[nn.Module]] = {
     "dncnn": DnCNN,
+    "bicubic_dncnn": BicubicDnCNN,
     "qair_head": QAIRHead,
     "edsr": EDSR,
     "mdsr": MDSR,
@@ -53,6 +54,6 @@ def build_model(name: str, **kwargs) -> nn.Module:
 
 __all__ = [
     "MODELS", "build_model", "BACKBONES", "build_backbone", "feature_extractor", "SplitClassifier", "check_weights",
-    "ImageNetNormalize", "DnCNN", "QAIRHead", "EDSR", "MDSR", "QRNet", "FSRGenerator",
+    "ImageNetNormalize", "DnCNN", "BicubicDnCNN", "QAIRHead", "EDSR", "MDSR", "QRNet", "FSRGenerator",
     "FSRCritic", "LandmarkDescriptor", "NIMAHead", "SmallVGG", "SmallResNet", "SmallInception",
 ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trainables.data.degradations import imresize
+
 
 class DnCNN(nn.Module):
     """conv+ReLU, (depth-2) x (conv+BN+ReLU), conv; returns ``x - residual`` when ``residual``.
@@ -44,3 +46,17 @@ class DnCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.tail(self.body(x))
         return x - out if self.residual else out
+
+
+class BicubicDnCNN(nn.Module):
+    """Seed 000 §4.2's ×``scale`` super-resolver: MATLAB-bicubic upsampling, then a residual DnCNN
+    restores the missing detail. Takes the small image, so the registered model is images →
+    ``scale``× larger images like any other super-resolver."""
+
+    def __init__(self, scale: int = 4, depth: int = 20, width: int = 64):
+        super().__init__()
+        self.scale = scale
+        self.dncnn = DnCNN(depth, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dncnn(imresize(x, self.scale))

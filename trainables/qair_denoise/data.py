@@ -1,4 +1,5 @@
-"""Data of ``qair_denoise``: the retrieval set, landmark-disjoint splits, patches, noise, SIFT AP.
+"""Data of ``qair_denoise``, ``qair_sr`` and ``qair_joint``: the retrieval set, landmark-disjoint
+splits, patches, the degradation (σ-noise, ×4 downscaling, or either), SIFT AP.
 
 Splits (seed 000 §6.1: "no overlap in the content between the training and testing sets"):
 landmarks, not images, are split; see ``trainables.data.landmark_splits``.
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from trainables.data import embedded_landmarks
-from trainables.data.degradations import awgn
+from trainables.data.degradations import awgn, imresize
 from trainables.data.image_files import to_tensor, to_uint8
 from trainables.data.landmark_splits import Split, landmark_of, make_split
 from trainables.data.retrieval_set import RetrievalSet
@@ -73,7 +74,30 @@ def draw_sigma(config, generator: torch.Generator) -> float:
 
 def noisy(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
     """AWGN σ, clipped and quantised to 8 bits like a saved photo (what the evaluation sees)."""
-    return awgn(x, sigma, generator).mul(255).round().div(255)
+    return quantise(awgn(x, sigma, generator))
+
+
+def quantise(x: torch.Tensor) -> torch.Tensor:
+    """Round to 8 bits, like a saved photo (what the evaluation sees)."""
+    return x.clamp(0, 1).mul(255).round().div(255)
+
+
+def degrade(config, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The enhancer's input for clean ``(N, 3, H, W)`` images, 8-bit: σ-noisy (denoising);
+    MATLAB-bicubic ×``scale`` smaller (SR; ``clean`` a multiple of ``scale``); or, for the joint
+    network (§6.8), either of the two at even odds, the small image at one of ``sr_factors`` and
+    bicubic-upsampled back to the clean size."""
+    if config.TASK == "sr":
+        return quantise(imresize(clean, 1 / config.scale))
+    if config.TASK == "joint" and torch.rand((), generator=generator).item() < 0.5:
+        factor = config.sr_factors[int(torch.randint(len(config.sr_factors), (), generator=generator))]
+        return upsampled_small(clean, factor)
+    return noisy(clean, draw_sigma(config, generator), generator)
+
+
+def upsampled_small(clean: torch.Tensor, factor: float) -> torch.Tensor:
+    """A low-resolution photo (×``factor`` smaller, 8-bit) bicubic-upsampled to the clean size, 8-bit."""
+    return quantise(imresize(quantise(imresize(clean, 1 / factor)), size=tuple(clean.shape[-2:])))
 
 
 def uint8_chw(rgb: np.ndarray) -> torch.Tensor:
@@ -99,8 +123,8 @@ def query_ap(backend: SiftBackend, rset: RetrievalSet, i: int, image: np.ndarray
     return average_precision(ranking, positives, g["junk"])
 
 
-def denoise(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
-    """RGB uint8 → RGB uint8, the full image at once (DnCNN keeps the size: no pad or crop)."""
+def enhance(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
+    """RGB uint8 → RGB uint8, the full image at once (same size, or ×scale for SR; no pad or crop)."""
     model.eval()
     with torch.no_grad():
         return to_uint8(model(to_tensor(image)[None].to(next(model.parameters()).device))[0].cpu())

@@ -1,9 +1,14 @@
-"""The upstream stages of ``qair_denoise`` (seed 000 §6.2.1), each declared once as a ``Stage``.
+"""The upstream stages of ``qair_denoise``, ``qair_sr`` and ``qair_joint`` (seed 000 §6.2), each
+declared once as a ``Stage``; ``config.TASK`` ("denoise", "sr" or "joint") picks the degradation.
 
-- ``PRETRAIN``: DnCNN trained with MSE on AWGN-σ patches of the database images (the "NN" row).
-- ``LABELS``: every query in 10 distorted versions (noise σ 3..44, blur σ 0.5..2, the stage-a
-  DnCNN and a classical denoiser applied to the σ-noisy query), each labelled with its true
-  SIFT AP; plus the σ-noisy queries every trial evaluates on and the per-query baselines.
+- ``PRETRAIN``: the enhancer trained with MSE (Adam, one-cycle schedule) on degraded patches of the database images (the
+  "NN" row): DnCNN on AWGN-σ patches, or DnCNN after bicubic ×4 upsampling on ×4 smaller ones.
+- ``LABELS``: every query in distorted versions, each labelled with its true SIFT AP. Denoising:
+  noise σ 3..44, blur σ 0.5..2, and stage (a) and a classical denoiser applied to the σ-noisy
+  query (10 versions). SR: blur σ 0.5..2, bicubic down-up ×2 and ×4, and stage (a) applied to
+  the ×4 smaller query (6 versions, Table 2). Joint (§6.8): the noise, blur and down-up versions
+  and stage (a) on a noisy and on a ×4 smaller query (12 versions). Plus the degraded queries
+  every trial evaluates on (``inputs/``) and the per-query baselines.
 - ``QAIR_HEAD`` (one per split): the QAIR head trained with MAE on the train landmarks' labels.
 
 Keys hold everything a stage's output depends on (dataset, sizes, seed) and nothing the sweep
@@ -18,29 +23,49 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainables.data.degradations import gaussian_blur
+from trainables.data.degradations import bicubic_degrade, gaussian_blur, imresize
 from trainables.data.image_files import read_rgb, to_tensor, to_uint8
 from trainables.metrics import psnr, ssim
-from trainables.models import DnCNN, QAIRHead
+from trainables.models import BicubicDnCNN, DnCNN, QAIRHead
 from trainables.data.landmark_splits import Split, landmark_of
-from trainables.qair_denoise.data import (classical_denoise, dataset_key, denoise, draw_sigma, load_dataset,
-                                          local_feature_backend, noisy, query_ap, random_patches, uint8_chw, write_png)
+from trainables.qair_denoise.data import (classical_denoise, dataset_key, degrade, draw_sigma, enhance, load_dataset,
+                                          local_feature_backend, noisy, quantise, query_ap, random_patches,
+                                          uint8_chw, upsampled_small, write_png)
 from trainables.stages import Stage
 from trainables.threads import thread_map
 
 LABEL_NOISE = (3.0, 8.0, 14.0, 26.0, 44.0)  # §6.2.1, 0–255 units
 LABEL_BLUR = (0.5, 1.0, 2.0)
+LABEL_DOWNUP = (2, 4)  # SR labels: bicubic down and back up by these factors (§6.2.2)
+LABEL_KINDS = {"denoise": ("noise", "blur"), "sr": ("blur", "downup"), "joint": ("noise", "blur", "downup")}
 PRETRAIN_IMAGES = 300  # at most this many database images (evenly spaced) held in memory
 
 
-# ---------------------------------------------------------------- (a) pretrain DnCNN
+# ---------------------------------------------------------------- (a) pretrain the enhancer
+
+
+def build_model(config) -> DnCNN | BicubicDnCNN:
+    """The enhancer, untrained: DnCNN (denoising, and the joint network, which is given small
+    images already upsampled), or bicubic ×scale then DnCNN (SR)."""
+    if config.TASK == "sr":
+        return BicubicDnCNN(config.scale, config.dncnn_depth, config.dncnn_width)
+    return DnCNN(config.dncnn_depth, config.dncnn_width)
+
+
+def _degradation_key(config) -> dict:
+    if config.TASK == "sr":
+        return {"task": "sr", "scale": config.scale}
+    if config.TASK == "joint":
+        return {"task": "joint", "sigma": config.sigma, "sigma_max": config.sigma_max,
+                "sr_factors": config.sr_factors, "scale": config.scale}
+    return {"sigma": config.sigma, "sigma_max": config.sigma_max}
 
 
 def _pretrain_key(config) -> dict:
-    return {"data": dataset_key(config), "sigma": config.sigma, "sigma_max": config.sigma_max,
+    return {"data": dataset_key(config), **_degradation_key(config),
             "depth": config.dncnn_depth, "width": config.dncnn_width, "patch": config.patch,
-            "batch": config.batch_size, "steps": config.pretrain_steps, "lr": config.pretrain_lr,
-            "seed": config.seed}
+            "batch": config.pretrain_batch_size, "steps": config.pretrain_steps, "lr": config.pretrain_lr,
+            "schedule": "one-cycle", "seed": config.seed}
 
 
 def _build_pretrain(out: Path, config, *, device, progress) -> None:
@@ -48,53 +73,62 @@ def _build_pretrain(out: Path, config, *, device, progress) -> None:
     picks = np.linspace(0, len(rset.imlist) - 1, min(len(rset.imlist), PRETRAIN_IMAGES)).round().astype(int)
     db = [uint8_chw(rset.load_db(i)) for i in sorted(set(picks.tolist()))]
     torch.manual_seed(config.seed)  # the initial weights
-    model = DnCNN(config.dncnn_depth, config.dncnn_width).to(device)
+    model = build_model(config).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.pretrain_lr)
+    # a short warm-up, then cosine decay to a small lr: a fixed-length Adam run that ends settled
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.pretrain_lr, total_steps=config.pretrain_steps,
+                                                   pct_start=0.05)
     gen = torch.Generator().manual_seed(config.seed)
     model.train()
     for step in range(config.pretrain_steps):
-        _, clean = random_patches(db, config.batch_size, config.patch, gen)
+        _, clean = random_patches(db, config.pretrain_batch_size, config.patch, gen)
         clean = clean.to(device)
-        loss = torch.nn.functional.mse_loss(model(noisy(clean, draw_sigma(config, gen), gen)), clean)
+        loss = torch.nn.functional.mse_loss(model(degrade(config, clean, gen)), clean)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        schedule.step()
         if progress and (step + 1) % 100 == 0:
-            progress(f"pretrain DnCNN step {step + 1}/{config.pretrain_steps}: mse {loss.item():.5f}")
+            progress(f"pretrain the enhancer step {step + 1}/{config.pretrain_steps}: mse {loss.item():.5f}")
     torch.save(model.state_dict(), out / "dncnn.pt")
 
 
-def _load_pretrain(folder: Path, config, *, device) -> DnCNN:
-    model = DnCNN(config.dncnn_depth, config.dncnn_width)
+def _load_pretrain(folder: Path, config, *, device) -> DnCNN | BicubicDnCNN:
+    model = build_model(config)
     model.load_state_dict(torch.load(folder / "dncnn.pt", map_location="cpu", weights_only=True))
     return model.to(device)
 
 
-PRETRAIN = Stage("qair-pretrain", version=1, key=_pretrain_key, build=_build_pretrain, load=_load_pretrain)
+PRETRAIN = Stage("qair-pretrain", version=2, key=_pretrain_key, build=_build_pretrain, load=_load_pretrain)
 
 
 # ---------------------------------------------------------------- (b) AP labels
 
 
 def _labels_key(config) -> dict:
-    return {"pretrain": PRETRAIN.full_key(config), "classical": config.classical,
-            "sift_features": config.sift_features, "noise": LABEL_NOISE, "blur": LABEL_BLUR,
+    versions = {"noise": LABEL_NOISE, "blur": LABEL_BLUR, "downup": LABEL_DOWNUP}
+    versions = {k: v for k, v in versions.items() if k in LABEL_KINDS[config.TASK]}
+    return {"pretrain": PRETRAIN.full_key(config), "sift_features": config.sift_features, **versions,
+            **({"classical": config.classical} if config.TASK == "denoise" else {}),
             # SIFT's keys stay as they were before ORB existed, so built SIFT labels are found again
             **({"local_feature": config.local_feature} if config.local_feature != "sift" else {})}
 
 
 def _build_labels(out: Path, config, *, device, progress) -> None:
-    """``labels.json`` (query, landmark, version, file, ap), ``images/``, ``noisy/`` (the σ-noisy
-    queries trials evaluate on) and ``baselines.json`` ({query: {method: {ap, psnr, ssim}}})."""
+    """``labels.json`` (query, landmark, version, file, ap), ``images/``, ``inputs/`` (the
+    degraded queries trials evaluate on: ``<query>.png``, or ``<query>__noise.png`` and
+    ``<query>__sr.png`` for the joint network) and ``baselines.json`` ({query: {method: {ap,
+    psnr, ssim}}}; methods without an image of the query's size, the clean and the ×4 smaller
+    one, have AP only)."""
     rset = load_dataset(config)
     backend = local_feature_backend(config, rset, progress)
-    dncnn = PRETRAIN.get(config, device=device, progress=progress)
+    enhancer = PRETRAIN.get(config, device=device, progress=progress)
     (out / "images").mkdir()
-    (out / "noisy").mkdir()
+    (out / "inputs").mkdir()
     labels, baselines = [], {}
     # Queries are independent (each draws from its own generator), so they are labelled on every
     # core at once; the files and figures are the same as one at a time.
-    label = lambda i: _label_query(out, config, rset, backend, dncnn, i)  # noqa: E731
+    label = lambda i: _label_query(out, config, rset, backend, enhancer, i)  # noqa: E731
     for done, (name, rows, row) in enumerate(thread_map(label, range(len(rset.qimlist))), 1):
         labels += rows
         baselines[name] = row
@@ -104,34 +138,84 @@ def _build_labels(out: Path, config, *, device, progress) -> None:
     (out / "baselines.json").write_text(json.dumps(baselines, indent=1))
 
 
-def _label_query(out: Path, config, rset, backend, dncnn, i: int) -> tuple[str, list[dict], dict]:
-    """Query ``i``'s distorted versions with their true AP (written under ``out``), and its baselines."""
-    name, clean = rset.qimlist[i], rset.load_query(i)
-    x = to_tensor(clean)[None]
-    gen = torch.Generator().manual_seed(config.seed * 100_003 + i)  # per query: order-free
+def reference_query(config, rset, i: int) -> np.ndarray:
+    """Query ``i`` as the enhancer should give it back (cropped to a multiple of the SR scale)."""
+    clean = rset.load_query(i)
+    return clean[:clean.shape[0] - clean.shape[0] % config.scale, :clean.shape[1] - clean.shape[1] % config.scale] \
+        if config.TASK in ("sr", "joint") else clean
+
+
+def _denoise_versions(config, x: torch.Tensor, enhancer, gen) -> tuple[np.ndarray, dict, dict]:
+    """(the σ-noisy query, the labelled versions, baseline images): seed 000 §6.2.1."""
     sigma = draw_sigma(config, gen)  # the classical denoiser is told the true σ, as BM3D needs
     sigma_noisy = to_uint8(noisy(x, sigma, gen)[0])
-    write_png(out / "noisy" / f"{name}.png", sigma_noisy)
     versions = {f"noise{s:g}": to_uint8(noisy(x, s, gen)[0]) for s in LABEL_NOISE}
     versions |= {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
-    versions["nn"] = denoise(dncnn, sigma_noisy)
+    versions["nn"] = enhance(enhancer, sigma_noisy)
     versions[config.classical] = classical_denoise(config.classical, sigma_noisy, sigma)
+    return sigma_noisy, versions, {"noisy": sigma_noisy, "nn": versions["nn"], config.classical: versions[config.classical]}
+
+
+def _sr_versions(config, x: torch.Tensor, enhancer) -> tuple[np.ndarray, dict, dict]:
+    """(the ×scale smaller query, the labelled versions, baseline images): seed 000 §6.2.2, Table 8."""
+    small = to_uint8(quantise(imresize(x, 1 / config.scale))[0])
+    bicubic = to_uint8(imresize(to_tensor(small)[None], config.scale)[0])
+    versions = {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
+    versions |= {f"downup{f}": to_uint8(bicubic_degrade(x, f)[0]) for f in LABEL_DOWNUP}
+    versions["nn"] = enhance(enhancer, small)
+    return small, versions, {"down": small, "bicubic": bicubic, "nn": versions["nn"]}
+
+
+def _joint_versions(config, x: torch.Tensor, enhancer, gen) -> tuple[dict, dict, dict]:
+    """(the two test inputs, the labelled versions, baseline images): seed 000 §6.8, Table 9.
+    One noisy (σ in [sigma, sigma_max]) and one ×scale smaller query, bicubic-upsampled."""
+    inputs = {"noise": to_uint8(noisy(x, draw_sigma(config, gen), gen)[0]),
+              "sr": to_uint8(upsampled_small(x, config.scale)[0])}
+    versions = {f"noise{s:g}": to_uint8(noisy(x, s, gen)[0]) for s in LABEL_NOISE}
+    versions |= {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
+    versions |= {f"downup{f}": to_uint8(bicubic_degrade(x, f)[0]) for f in LABEL_DOWNUP}
+    versions |= {f"nn_{kind}": enhance(enhancer, img) for kind, img in inputs.items()}
+    methods = {"noisy": inputs["noise"], "nn_noise": versions["nn_noise"], "bicubic": inputs["sr"], "nn_sr": versions["nn_sr"]}
+    return inputs, versions, methods
+
+
+def input_file(name: str, kind: str) -> str:
+    """The file under ``inputs/`` of query ``name``'s degraded version ``kind`` ("" when one)."""
+    return f"{name}__{kind}.png" if kind else f"{name}.png"
+
+
+def input_kinds(config) -> tuple[str, ...]:
+    return ("noise", "sr") if config.TASK == "joint" else ("",)
+
+
+def _label_query(out: Path, config, rset, backend, enhancer, i: int) -> tuple[str, list[dict], dict]:
+    """Query ``i``'s distorted versions with their true AP (written under ``out``), and its baselines."""
+    name, clean = rset.qimlist[i], reference_query(config, rset, i)
+    x = to_tensor(clean)[None]
+    gen = torch.Generator().manual_seed(config.seed * 100_003 + i)  # per query: order-free
+    if config.TASK == "joint":
+        inputs, versions, methods = _joint_versions(config, x, enhancer, gen)
+    else:
+        given, versions, methods = (_sr_versions(config, x, enhancer) if config.TASK == "sr"
+                                    else _denoise_versions(config, x, enhancer, gen))
+        inputs = {"": given}
+    for kind, img in inputs.items():
+        write_png(out / "inputs" / input_file(name, kind), img)
     aps = {v: query_ap(backend, rset, i, img) for v, img in versions.items()}
     rows = []
     for v, img in versions.items():
         file = f"images/{name}__{v}.png"
         write_png(out / file, img)
         rows.append({"query": name, "landmark": landmark_of(name), "version": v, "file": file, "ap": aps[v]})
-    methods = {"clean": (clean, query_ap(backend, rset, i, clean)),
-               "noisy": (sigma_noisy, query_ap(backend, rset, i, sigma_noisy)),
-               "nn": (versions["nn"], aps["nn"]),
-               config.classical: (versions[config.classical], aps[config.classical])}
-    baselines = {m: {"ap": ap, "psnr": psnr(to_tensor(img)[None], x), "ssim": ssim(to_tensor(img)[None], x)}
-                 for m, (img, ap) in methods.items()}
+    baselines = {"clean": {"ap": query_ap(backend, rset, i, clean)}}
+    for method, img in methods.items():
+        ap = aps[method] if method in aps else query_ap(backend, rset, i, img)
+        baselines[method] = {"ap": ap} | ({"psnr": psnr(to_tensor(img)[None], x), "ssim": ssim(to_tensor(img)[None], x)}
+                                          if img.shape == clean.shape else {})
     return name, rows, baselines
 
 
-LABELS = Stage("qair-labels", version=1, key=_labels_key, build=_build_labels,
+LABELS = Stage("qair-labels", version=2, key=_labels_key, build=_build_labels,
                load=lambda folder, config, *, device: folder)  # trials read its files
 
 
@@ -177,7 +261,7 @@ def _build_qair(out: Path, config, split: Split, *, device, progress) -> None:
     head.eval()
     test_rows, test_images = read_labels(folder, split.test)
     errors = [abs(predict_image_ap(head, img, config.patch) - r["ap"]) for r, img in zip(test_rows, test_images)]
-    denoised = [e for e, r in zip(errors, test_rows) if r["version"] == "nn"]
+    denoised = [e for e, r in zip(errors, test_rows) if r["version"].startswith("nn")]  # the joint one has two
     metrics = {"mae": float(np.mean(errors)), "mae_denoised": float(np.mean(denoised)), "last_train_loss": loss.item()}
     if progress:
         progress(f"QAIR head split {split.index}: test MAE {metrics['mae']:.3f} (denoised only {metrics['mae_denoised']:.3f})")

@@ -1,9 +1,12 @@
-"""QAIR denoising (seed 000 §4.1, §6.2.1, Table 3): fine-tune DnCNN with a frozen AP predictor.
+"""QAIR (seed 000 §4.1–4.2, §6.2, Tables 3 and 8): fine-tune the enhancer with a frozen AP predictor.
 
-    loss = (1 − QAIR(DnCNN(noisy))).mean() + λ · MSE(DnCNN(noisy), clean)        (Eq. 3)
+    loss = (1 − QAIR(E(degraded))).mean() + λ · MSE(E(degraded), clean)        (Eq. 3)
 
-The upstream stages (pretrained DnCNN, true-AP labels, one QAIR head per split) are built once
-by ``prepare`` (``stages.py``); a trial only fine-tunes and evaluates.
+E is DnCNN on σ-noisy images (``qair_denoise``), bicubic ×4 then DnCNN on ×4 smaller ones
+(``qair_sr``), or one DnCNN for both, the small ones upsampled first (``qair_joint``);
+``config.TASK`` picks, and nothing else in the loop differs. The upstream stages
+(pretrained enhancer, true-AP labels, one QAIR head per split) are built once by ``prepare``
+(``stages.py``); a trial only fine-tunes and evaluates.
 
 Splits: the paper learns λ "through a validation dataset": here Optuna maximises ``val_map``
 (mean over ``splits``) and the tables report ``test_map``. Validation never overlaps a test
@@ -24,12 +27,12 @@ from trainables.contract import Progress, Report, Stages
 from trainables.data.image_files import read_rgb, to_tensor
 from trainables.loop import Trainees, run_epochs
 from trainables.metrics import psnr, ssim
-from trainables.models import DnCNN
 from trainables.qair_denoise.config import Config
 from trainables.data.landmark_splits import Split, query_indices
-from trainables.qair_denoise.data import (denoise, draw_sigma, load_dataset, local_feature_backend, noisy, query_ap,
+from trainables.qair_denoise.data import (degrade, enhance, load_dataset, local_feature_backend, query_ap,
                                           random_patches, splits_of, uint8_chw)
-from trainables.qair_denoise.stages import LABELS, PRETRAIN, QAIR_HEAD, head_stage_name
+from trainables.qair_denoise.stages import (LABELS, PRETRAIN, QAIR_HEAD, build_model, head_stage_name, input_file,
+                                            input_kinds, reference_query)
 
 
 def coupled_loss(ap_pred: torch.Tensor, output: torch.Tensor, clean: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,12 +41,8 @@ def coupled_loss(ap_pred: torch.Tensor, output: torch.Tensor, clean: torch.Tenso
     return (1 - ap_pred).mean() + lam * mse, mse
 
 
-def build_model(config: Config) -> DnCNN:
-    return DnCNN(config.dncnn_depth, config.dncnn_width)
-
-
 def prepare(config: Config, device: torch.device, progress: Progress | None = None) -> Stages:
-    """Build (or find) the pretrained DnCNN, the AP labels and every split's QAIR head."""
+    """Build (or find) the pretrained enhancer, the AP labels and every split's QAIR head."""
     stages = {"pretrain": PRETRAIN.ensure(config, device=device, progress=progress),
               "labels": LABELS.ensure(config, device=device, progress=progress)}
     for split in splits_of(config, load_dataset(config)):
@@ -51,39 +50,48 @@ def prepare(config: Config, device: torch.device, progress: Progress | None = No
     return stages
 
 
-def evaluate(model: torch.nn.Module, rset, backend, indices: list[int], noisy_dir: Path) -> dict[str, float]:
-    """Denoise each σ-noisy query whole, rank it against the clean database: mAP, PSNR, SSIM."""
+def evaluate(config: Config, model: torch.nn.Module, rset, backend, indices: list[int], inputs: Path,
+             kind: str = "") -> dict[str, float]:
+    """Enhance each degraded query whole, rank it against the clean database: mAP, PSNR, SSIM."""
     aps, psnrs, ssims = [], [], []
     for i in indices:
-        out = denoise(model, read_rgb(noisy_dir / f"{rset.qimlist[i]}.png"))
+        out = enhance(model, read_rgb(inputs / input_file(rset.qimlist[i], kind)))
         aps.append(query_ap(backend, rset, i, out))
-        x, y = to_tensor(out)[None], to_tensor(rset.load_query(i))[None]
+        x, y = to_tensor(out)[None], to_tensor(reference_query(config, rset, i))[None]
         psnrs.append(psnr(x, y))
         ssims.append(ssim(x, y))
     return {"map": float(np.nanmean(aps)), "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims))}
 
 
 def baseline_metrics(config: Config, rset, splits: list[Split], labels_dir: Path, qair_metrics: list[dict]) -> dict[str, float]:
-    """Constant rows of Table 3 and Table 1, as means over the splits of per-split means."""
+    """Constant rows of Table 3 (8) and Table 1, as means over the splits of per-split means, and per split."""
     per_query = json.loads((labels_dir / "baselines.json").read_text())
     rows: dict[str, list[float]] = {}
     for split, head_metrics in zip(splits, qair_metrics):
         for part, names in (("test", split.test), ("val", split.val)):
             queries = [rset.qimlist[i] for i in query_indices(rset, names)]
-            for method in ("clean", "noisy", "nn", config.classical):
-                for m in ("ap", "psnr", "ssim"):
-                    if m != "ap" and method == "clean":
-                        continue  # clean PSNR is infinite
-                    # val PSNR too: `promote --where val_psnr>=val_psnr_nn` picks on validation
+            # every method the labels stage measured: clean, noisy, nn, the classical denoiser
+            # (denoising) or clean, down, bicubic, nn (SR); PSNR/SSIM where the image had the
+            # query's size. Val PSNR too: `promote --where val_psnr>=val_psnr_nn` picks on it.
+            for method, measured in per_query[queries[0]].items():
+                for m in measured:
                     name = f"{part}_{'map' if m == 'ap' else m}_{method}"
                     rows.setdefault(name, []).append(float(np.nanmean([per_query[q][method][m] for q in queries])))
         rows.setdefault("qair_mae", []).append(head_metrics["mae"])
         rows.setdefault("qair_mae_denoised", []).append(head_metrics["mae_denoised"])
-    return {k: float(np.mean(v)) for k, v in rows.items()}
+    if config.TASK == "joint":  # Table 9's "Noisy/LR" and "NN": both test versions of a query together
+        for part in ("test", "val"):
+            for m in ("map", "psnr", "ssim"):
+                for name, pair in (("degraded", ("noisy", "bicubic")), ("nn", ("nn_noise", "nn_sr"))):
+                    a, b = (rows[f"{part}_{m}_{p}"] for p in pair)
+                    rows[f"{part}_{m}_{name}"] = [(x + y) / 2 for x, y in zip(a, b)]
+    # each split's own figure too (``…_s3``): the 5 test folds are paired comparisons of their own
+    per_split = {f"{k}_s{split.index}": v[n] for k, v in rows.items() for n, split in enumerate(splits)}
+    return {k: float(np.mean(v)) for k, v in rows.items()} | per_split
 
 
 class SplitRun:
-    """One split's fine-tuning: its DnCNN, SGD state, patch/noise generator and frozen judge."""
+    """One split's fine-tuning: its enhancer, SGD state, patch/noise generator and frozen judge."""
 
     def __init__(self, config: Config, rset, split: Split, stages: Stages, device: torch.device):
         self.split, self.device = split, device
@@ -101,11 +109,14 @@ class SplitRun:
         for _ in range(config.steps_per_epoch):
             _, clean = random_patches(self.train_images, config.batch_size, config.patch, self.gen)
             clean = clean.to(self.device)
-            output = self.model(noisy(clean, draw_sigma(config, self.gen), self.gen))  # fresh noise every step
+            output = self.model(degrade(config, clean, self.gen))  # fresh noise every step
             ap_pred = self.head(output.clamp(0, 1))  # the judge only saw images in [0, 1]
             loss, mse = coupled_loss(ap_pred, output, clean, config.lam)
             self.opt.zero_grad()
-            loss.backward()
+            # the step descends Eq. 3 / (1 + λ): the same minimisers, but a gradient that stays
+            # bounded as λ grows, so one lr range holds from λ → 0 (AP only) to λ → ∞ (the
+            # MSE-only fine-tune, i.e. NN), and the sweep can find either end
+            (loss / (1 + config.lam)).backward()
             self.opt.step()
             for k, v in (("loss", loss), ("mse", mse), ("ap_pred", ap_pred.mean())):
                 sums[k] += v.item() / config.steps_per_epoch
@@ -113,7 +124,7 @@ class SplitRun:
 
 
 def train(config: Config, stages: Stages, device: torch.device, resume: dict | None, report: Report) -> None:
-    """Fine-tune one DnCNN per split; after each epoch report val/test metrics (means over splits)."""
+    """Fine-tune one enhancer per split; after each epoch report val/test metrics (means over splits)."""
     rset = load_dataset(config)
     splits = splits_of(config, rset)
     labels_dir = LABELS.load(stages["labels"], config, device=device)
@@ -128,9 +139,15 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     def one_epoch(epoch: int) -> dict[str, float]:
         parts = [run.train_one_epoch(config) for run in runs]
         for run, part in zip(runs, parts):
-            val = evaluate(run.model, rset, backend, query_indices(rset, run.split.val), labels_dir / "noisy")
-            test = evaluate(run.model, rset, backend, query_indices(rset, run.split.test), labels_dir / "noisy")
-            part.update({f"val_{k}": v for k, v in val.items()} | {f"test_{k}": v for k, v in test.items()})
-        return {k: float(np.mean([p[k] for p in parts])) for k in parts[0]} | baselines
+            for kind in input_kinds(config):  # the joint network: the noisy and the small query
+                for group, names in (("val", run.split.val), ("test", run.split.test)):
+                    scores = evaluate(config, run.model, rset, backend, query_indices(rset, names), labels_dir / "inputs", kind)
+                    part.update({f"{group}_{k}{'_' + kind if kind else ''}": v for k, v in scores.items()})
+            if config.TASK == "joint":  # Table 9 scores both test versions of every query together
+                part.update({f"{g}_{k}": (part[f"{g}_{k}_noise"] + part[f"{g}_{k}_sr"]) / 2
+                             for g in ("val", "test") for k in ("map", "psnr", "ssim")})
+        per_split = {f"test_{k}_s{run.split.index}": part[f"test_{k}"] for run, part in zip(runs, parts)
+                     for k in ("map", "psnr", "ssim")}
+        return {k: float(np.mean([p[k] for p in parts])) for k in parts[0]} | per_split | baselines
 
     run_epochs(config.epochs, trainees, one_epoch, report, resume)
