@@ -191,7 +191,7 @@ def _tuner(spec: SweepSpec, sweep_dir: Path, storage, study_name: str):
             name=RAY_DIR,
             storage_path=str(sweep_dir),
             verbose=0,
-            callbacks=[MlflowTracker(str(sweep_dir / STATE_NAME), first.metric, first.mode),
+            callbacks=[MlflowTracker(str(sweep_dir / STATE_NAME), first.metric, first.mode, spec.keep_checkpoints),
                        ProgressPrinter([o.metric for o in spec.objectives], spec.num_samples)],
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.keep_checkpoints,
@@ -279,7 +279,7 @@ def resume(sweep_dir: str | Path) -> Outcome:
     client = PatientClient(MlflowClient(saved["tracking_uri"]))
     # A driver killed without cleanup leaves its records a step ahead of Ray's snapshot: settle them first.
     ended, resume_from = reconcile(sweep_dir, sweep_dir / RAY_DIR, sweep_dir / STATE_NAME, client,
-                                   [o.metric for o in spec.objectives], spec.objectives[0].mode)
+                                   [o.metric for o in spec.objectives], spec.objectives[0].mode, spec.keep_checkpoints)
     start_ray(spec, saved.get("address"))
     client.update_run(saved["parent_run_id"], status="RUNNING")
     progress(f"resuming sweep '{spec.name}' from {sweep_dir}")

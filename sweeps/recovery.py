@@ -59,7 +59,7 @@ def _optuna_by_ray_trial(state: dict) -> tuple:
 
 
 def reconcile(sweep_dir: Path, ray_dir: Path, state_file: Path, client, objectives: list[str],
-              score_mode: str) -> tuple[dict[str, dict], dict[str, str]]:
+              score_mode: str, keep: int) -> tuple[dict[str, dict], dict[str, str]]:
     """Settle every trial (above); return what the restored trainable needs: the ended trials'
     results to replay ({trial id: metrics}, also kept in the state file for the tracker) and the
     checkpoint folders to go on from ({trial id: folder})."""
@@ -104,7 +104,7 @@ def reconcile(sweep_dir: Path, ray_dir: Path, state_file: Path, client, objectiv
         logged = fetched[tid].data.metrics if tid in fetched else {}
         last = {**(trials[tid].last_result or {}), **logged}
         if run_status.get(tid) == "RUNNING":
-            end_trial_run(client, runs[tid], state.get("checkpoints", {}).get(tid, []), last, status, score_mode)
+            end_trial_run(client, runs[tid], state.get("checkpoints", {}).get(tid, []), last, status, score_mode, keep)
         # Ray needs one result with the objectives from the ended trial; nothing logs it again.
         replay[tid] = {**{m: float("nan") for m in objectives}, **numeric_metrics(last)}
     for tid, run_id in runs.items():

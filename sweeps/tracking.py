@@ -12,6 +12,7 @@ defined in ``sweeps.mlflow_layout`` (Ray-free, for report and promote); this is 
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from sweeps.mlflow_layout import (BEST_CHECKPOINT, ERROR, NODE, RETRIES, ROLE, S
 
 
 class MlflowTracker(tune.Callback):
-    def __init__(self, state_file: str, score_metric: str, score_mode: str):
-        self.state_file, self.score_metric, self.score_mode = state_file, score_metric, score_mode
+    def __init__(self, state_file: str, score_metric: str, score_mode: str, keep: int):
+        self.state_file, self.score_metric, self.score_mode, self.keep = state_file, score_metric, score_mode, keep
         self._client = None
 
     def __getstate__(self):  # Ray pickles callbacks with the experiment; the client is rebuilt
@@ -95,7 +96,7 @@ class MlflowTracker(tune.Callback):
         run_id = self._run_id(trial)
         if run_id is not None:
             recorded = self._state().get("checkpoints", {}).get(trial.trial_id, [])
-            end_trial_run(self.client, run_id, recorded, trial.last_result or {}, status, self.score_mode)
+            end_trial_run(self.client, run_id, recorded, trial.last_result or {}, status, self.score_mode, self.keep)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._end(trial, "FINISHED")
@@ -115,15 +116,20 @@ class MlflowTracker(tune.Callback):
         self._end(trial, "FAILED")
 
 
-def end_trial_run(client, run_id: str, recorded: list, last_result: dict, status: str, score_mode: str) -> None:
-    """Log the checkpoints Ray still keeps (its best-k, ``recorded`` as [score, epoch, path]), tag
-    the best one, tag a trial the scheduler stopped, end the run with ``status``."""
-    kept = [(s, e, p) for s, e, p in recorded if checkpoint_exists(p)]
+def end_trial_run(client, run_id: str, recorded: list, last_result: dict, status: str, score_mode: str,
+                  keep: int) -> None:
+    """Log the trial's best ``keep`` checkpoints (``recorded`` as [score, epoch, path]), tag the
+    best one, tag a trial the scheduler stopped, end the run with ``status``."""
+    sign = 1 if score_mode == "max" else -1
+    # Ray also holds on to the latest checkpoint, best-k or not, to resume from: not logged.
+    # A NaN score (a diverged epoch) ranks last.
+    kept = sorted(((s, e, p) for s, e, p in recorded if checkpoint_exists(p)),
+                  key=lambda k: -sign * k[0] if k[0] == k[0] else math.inf)[:keep]
     for _, epoch, path in kept:
         with tune.Checkpoint(path).as_directory() as folder:
             client.log_artifacts(run_id, folder, artifact_path=f"checkpoints/epoch_{epoch:03d}")
     if kept:
-        best = max(kept, key=lambda k: k[0] if score_mode == "max" else -k[0])
+        best = kept[0]
         client.set_tag(run_id, BEST_CHECKPOINT, f"checkpoints/epoch_{best[1]:03d}")
     planned = last_result.get("epochs_planned")
     if status == "FINISHED" and planned and last_result.get("epoch", planned) < planned and not last_result.get("stopped_early"):
