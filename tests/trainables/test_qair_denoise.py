@@ -229,3 +229,13 @@ def test_sr_and_joint_settings_that_mean_nothing_are_one_line_errors():
         SrConfig.from_dict({"patch": 50})
     with pytest.raises(UserInputError, match="sr_factors"):
         JointConfig.from_dict({"sr_factors": [0.5]})
+
+
+def test_reference_maes_of_the_judges_that_see_no_pixels():
+    row = lambda landmark, version, ap: {"landmark": landmark, "version": version, "ap": ap}  # noqa: E731
+    train = [row("a", "noise10", 0.8), row("a", "nn", 0.6), row("b", "noise10", 0.4), row("b", "nn", 0.2)]
+    test = [row("c", "noise10", 0.9), row("c", "noise10", 0.7), row("c", "nn", 0.1)]
+    maes = st.reference_maes(train, test)
+    assert maes["mae_constant"] == pytest.approx((0.4 + 0.2 + 0.4) / 3)  # the training mean is 0.5
+    assert maes["mae_per_version"] == pytest.approx((0.3 + 0.1 + 0.3) / 3)  # noise10 → 0.6, nn → 0.4
+    assert maes["mae_landmark_oracle"] == pytest.approx((0.1 + 0.1 + 0.0) / 3)  # c/noise10 → 0.8, c/nn → 0.1

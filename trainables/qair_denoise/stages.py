@@ -242,6 +242,27 @@ def predict_image_ap(head: QAIRHead, image: torch.Tensor, patch: int) -> float:
         return float(head(torch.stack(tiles or [image]).to(next(head.parameters()).device).float().div(255)).mean())
 
 
+def reference_maes(train_rows: list[dict], test_rows: list[dict]) -> dict[str, float]:
+    """The test MAE of three judges that look at no pixels, to read the head's MAE against:
+    ``constant`` predicts the training labels' mean AP; ``per_version`` the training mean of
+    the image's version (noise10, blur2, nn, ...); ``landmark_oracle`` the mean true AP of the
+    image's own test landmark and version, which no judge of unseen landmarks can know. When
+    the oracle's MAE is itself above a target, the spread is within landmark and version."""
+    truth = np.array([r["ap"] for r in test_rows])
+    by_version: dict[str, list[float]] = {}
+    for r in train_rows:
+        by_version.setdefault(r["version"], []).append(r["ap"])
+    overall = float(np.mean([r["ap"] for r in train_rows]))
+    per_version = np.array([np.mean(by_version.get(r["version"], [overall])) for r in test_rows])
+    groups: dict[tuple[str, str], list[float]] = {}
+    for r in test_rows:
+        groups.setdefault((r["landmark"], r["version"]), []).append(r["ap"])
+    oracle = np.array([np.mean(groups[r["landmark"], r["version"]]) for r in test_rows])
+    return {"mae_constant": float(np.abs(truth - overall).mean()),
+            "mae_per_version": float(np.abs(truth - per_version).mean()),
+            "mae_landmark_oracle": float(np.abs(truth - oracle).mean())}
+
+
 def _build_qair(out: Path, config, split: Split, *, device, progress) -> None:
     """``qair.pt`` and ``metrics.json``: image-level MAE on the test landmarks (Table 1)."""
     folder = LABELS.ensure(config, device=device, progress=progress)
@@ -262,9 +283,11 @@ def _build_qair(out: Path, config, split: Split, *, device, progress) -> None:
     test_rows, test_images = read_labels(folder, split.test)
     errors = [abs(predict_image_ap(head, img, config.patch) - r["ap"]) for r, img in zip(test_rows, test_images)]
     denoised = [e for e, r in zip(errors, test_rows) if r["version"].startswith("nn")]  # the joint one has two
-    metrics = {"mae": float(np.mean(errors)), "mae_denoised": float(np.mean(denoised)), "last_train_loss": loss.item()}
+    metrics = {"mae": float(np.mean(errors)), "mae_denoised": float(np.mean(denoised)), "last_train_loss": loss.item(),
+               **reference_maes(rows, test_rows)}
     if progress:
-        progress(f"QAIR head split {split.index}: test MAE {metrics['mae']:.3f} (denoised only {metrics['mae_denoised']:.3f})")
+        progress(f"QAIR head split {split.index}: test MAE {metrics['mae']:.3f} (denoised only {metrics['mae_denoised']:.3f}; "
+                 f"constant {metrics['mae_constant']:.3f}, landmark oracle {metrics['mae_landmark_oracle']:.3f})")
     torch.save(head.state_dict(), out / "qair.pt")
     (out / "metrics.json").write_text(json.dumps(metrics))
 
@@ -276,7 +299,7 @@ def _load_qair(folder: Path, config, split: Split, *, device) -> tuple[QAIRHead,
     return head.to(device).eval().requires_grad_(False), json.loads((folder / "metrics.json").read_text())
 
 
-QAIR_HEAD = Stage("qair-head", version=1, key=_qair_key, build=_build_qair, load=_load_qair,
+QAIR_HEAD = Stage("qair-head", version=2, key=_qair_key, build=_build_qair, load=_load_qair,
                   tag=lambda split: f"s{split.index}")
 
 

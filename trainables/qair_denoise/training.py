@@ -79,6 +79,8 @@ def baseline_metrics(config: Config, rset, splits: list[Split], labels_dir: Path
                     rows.setdefault(name, []).append(float(np.nanmean([per_query[q][method][m] for q in queries])))
         rows.setdefault("qair_mae", []).append(head_metrics["mae"])
         rows.setdefault("qair_mae_denoised", []).append(head_metrics["mae_denoised"])
+        for ref in ("constant", "per_version", "landmark_oracle"):  # what the head's MAE is read against
+            rows.setdefault(f"qair_mae_{ref}", []).append(head_metrics[f"mae_{ref}"])
     if config.TASK == "joint":  # Table 9's "Noisy/LR" and "NN": both test versions of a query together
         for part in ("test", "val"):
             for m in ("map", "psnr", "ssim"):
