@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("sweep", help="a sweep YAML file")
     seeds.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
     seeds.add_argument("--compare", action="append", default=[], required=True, metavar="A:B",
-                       help="does metric A beat metric B? e.g. test_acc_avg:test_acc_recnet_multi_avg (repeatable)")
+                       help="does metric A beat metric B? e.g. test_acc_avg:test_acc_recnet_multi_avg; a * in both (test_map_s*:test_map_nn_s*) pools every fold or σ of every seed as pairs (repeatable)")
     seeds.add_argument("--smoke", action="store_true", help="the scheme's smoke sizes, then the file's 'smoke' section")
     seeds.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field for every seed")
     seeds.add_argument("--by", metavar="PARAM", help="also compare every trial, per value of this searched parameter (e.g. a grid over gamma)")

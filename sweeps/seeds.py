@@ -14,6 +14,7 @@ which value the first objective prefers on each seed (``best_<param>``).
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,24 @@ class Comparison:
     better: str  # the metric expected to be higher
     worse: str
 
+    @property
+    def pooled(self) -> bool:
+        """``test_map_s*:test_map_nn_s*``: ``*`` stands for a number (a fold, a σ) and every
+        number both metrics have is a pair of its own, so 3 seeds × 5 folds give 15 pairs."""
+        return "*" in self.better
+
+    def pairs(self, metrics: dict[str, float]) -> list[tuple[str, str]]:
+        """The (A, B) metric names this comparison reads from one seed's metrics."""
+        if not self.pooled:
+            return [(self.better, self.worse)]
+        numbers = [m.group(1) for k in metrics if (m := _pattern(self.better).fullmatch(k))]
+        return [(self.better.replace("*", n), self.worse.replace("*", n)) for n in sorted(numbers, key=float)
+                if self.worse.replace("*", n) in metrics]
+
+
+def _pattern(metric: str) -> re.Pattern:
+    return re.compile(re.escape(metric).replace(r"\*", r"([0-9]+(?:\.[0-9]+)?)"))
+
 
 def parse_comparisons(items: list[str]) -> list[Comparison]:
     out = []
@@ -35,6 +54,8 @@ def parse_comparisons(items: list[str]) -> list[Comparison]:
         better, sep, worse = item.partition(":")
         if not sep or not better or not worse:
             raise UserInputError(f"--compare expects METRIC_A:METRIC_B (does A beat B?), got {item!r}")
+        if better.count("*") > 1 or better.count("*") != worse.count("*"):
+            raise UserInputError(f"--compare: put one * in both metrics or in neither (e.g. test_map_s*:test_map_nn_s*), got {item!r}")
         out.append(Comparison(better, worse))
     return out
 
@@ -60,7 +81,11 @@ def best_trial_metrics(client, experiment: str) -> tuple[str, dict[str, float]]:
 def summarize(per_seed: dict[int, dict[str, float]], comparisons: list[Comparison]) -> tuple[list[dict], list[dict]]:
     """(rows: metric, value per seed, mean, std), (comparisons: mean A, mean B, mean A − B, wins)."""
     seeds = sorted(per_seed)
-    metrics = list(dict.fromkeys(m for c in comparisons for m in (c.better, c.worse)))
+    for c in comparisons:
+        empty = [s for s in seeds if c.pooled and not c.pairs(per_seed[s])]
+        if empty:
+            raise UserInputError(f"no metric pair matches '{c.better}:{c.worse}' among the best trial's metrics (seeds {empty})")
+    metrics = list(dict.fromkeys(m for c in comparisons for s in seeds for pair in c.pairs(per_seed[s]) for m in pair))
     for m in metrics:
         missing = [s for s in seeds if m not in per_seed[s]]
         if missing:
@@ -74,7 +99,7 @@ def summarize(per_seed: dict[int, dict[str, float]], comparisons: list[Compariso
 
 
 def verdict(c: Comparison, per_seed: dict[int, dict[str, float]]) -> dict:
-    diffs = [m[c.better] - m[c.worse] for m in per_seed.values()]
+    diffs = [m[a] - m[b] for m in per_seed.values() for a, b in c.pairs(m)]  # one per seed, or per seed and number
     return {"A": c.better, "B": c.worse, "mean A − B": round(statistics.fmean(diffs), 4),
             "min A − B": round(min(diffs), 4), "A wins": f"{sum(d > 0 for d in diffs)}/{len(diffs)}"}
 

@@ -26,6 +26,25 @@ def test_summary_pairs_metrics_seed_by_seed():
         summarize({0: {"c": 1.0, "a": 1.0}, 1: {"a": 1.0}}, [Comparison("a", "c")])
 
 
+def test_a_star_pools_every_fold_of_every_seed_as_a_pair():
+    # test_map_sr (the joint network's SR half) must not pair with test_map_nn_sr: * is a number
+    per_seed = {0: {"test_map_s0": 0.6, "test_map_nn_s0": 0.5, "test_map_s3": 0.4, "test_map_nn_s3": 0.45,
+                    "test_map_sr": 0.9, "test_map_nn_sr": 0.1},
+                1: {"test_map_s0": 0.7, "test_map_nn_s0": 0.6, "test_map_s3": 0.5, "test_map_nn_s3": 0.4}}
+    (c,) = parse_comparisons(["test_map_s*:test_map_nn_s*"])
+    assert c.pairs(per_seed[0]) == [("test_map_s0", "test_map_nn_s0"), ("test_map_s3", "test_map_nn_s3")]
+    rows, (v,) = summarize(per_seed, [c])
+    assert v["A wins"] == "3/4"  # 2 seeds × 2 folds
+    assert v["mean A − B"] == pytest.approx((0.1 - 0.05 + 0.1 + 0.1) / 4, abs=1e-4)
+    assert [r["metric"] for r in rows] == ["test_map_s0", "test_map_nn_s0", "test_map_s3", "test_map_nn_s3"]
+    assert Comparison("acc_s*", "acc_base_s*").pairs({"acc_s0.3": 1.0, "acc_base_s0.3": 0.5, "acc_s0.5": 1.0}) == [
+        ("acc_s0.3", "acc_base_s0.3")]  # σ 0.5 has no B: no pair
+    with pytest.raises(UserInputError, match="one \\* in both"):
+        parse_comparisons(["test_map_s*:test_map_nn"])
+    with pytest.raises(UserInputError, match="no metric pair matches.*seeds \\[1\\]"):
+        summarize({0: {"a_s1": 1.0, "b_s1": 0.0}, 1: {"a": 1.0}}, [Comparison("a_s*", "b_s*")])
+
+
 def test_bad_comparisons_and_seeds_are_user_errors():
     with pytest.raises(UserInputError, match="METRIC_A:METRIC_B"):
         parse_comparisons(["test_acc_avg"])
