@@ -101,6 +101,7 @@ def summarize(per_seed: dict[int, dict[str, float]], comparisons: list[Compariso
 def verdict(c: Comparison, per_seed: dict[int, dict[str, float]]) -> dict:
     diffs = [m[a] - m[b] for m in per_seed.values() for a, b in c.pairs(m)]  # one per seed, or per seed and number
     return {"A": c.better, "B": c.worse, "mean A − B": round(statistics.fmean(diffs), 4),
+            "sd A − B": round(statistics.stdev(diffs), 4) if len(diffs) > 1 else 0.0,
             "min A − B": round(min(diffs), 4), "A wins": f"{sum(d > 0 for d in diffs)}/{len(diffs)}"}
 
 

@@ -22,6 +22,7 @@ def test_summary_pairs_metrics_seed_by_seed():
     assert v["A wins"] == "2/3"
     assert v["mean A − B"] == pytest.approx((0.1 - 0.05 + 0.2) / 3, abs=1e-4)
     assert v["min A − B"] == pytest.approx(-0.05)
+    assert v["sd A − B"] == pytest.approx(0.1258, abs=1e-4)  # of the differences 0.1, −0.05, 0.2
     with pytest.raises(UserInputError, match="'c'.*seeds \\[1\\]"):
         summarize({0: {"c": 1.0, "a": 1.0}, 1: {"a": 1.0}}, [Comparison("a", "c")])
 
