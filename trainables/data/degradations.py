@@ -30,6 +30,7 @@ __all__ = [
     "jpeg",
     "motion_blur",
     "noise_ramp_map",
+    "quantise",
     "salt_and_pepper",
     "spatially_varying_awgn",
 ]
@@ -199,6 +200,11 @@ def imresize(x: Tensor, scale: float | None = None, size: tuple[int, int] | None
     # MATLAB resizes the smaller-scale axis first; with no uint8 rounding between the passes the
     # order only changes float rounding, so apply both as matrix products
     return mh @ x @ mw.T
+
+
+def quantise(x: Tensor) -> Tensor:
+    """To 8-bit levels, clipped: what a saved photo or a user's image file holds."""
+    return x.clamp(0, 1).mul(255).round().div(255)
 
 
 def bicubic_degrade(x: Tensor, scale: float) -> Tensor:

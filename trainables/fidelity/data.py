@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from trainables.contract import Progress
 from trainables.data import embedded_crops
 from trainables.data.classification import capped, stored_split
-from trainables.data.degradations import awgn, noise_ramp_map, spatially_varying_awgn
+from trainables.data.degradations import awgn, noise_ramp_map, quantise, spatially_varying_awgn
 
 Data = tuple[torch.Tensor, torch.Tensor]  # uint8 (N, 3, S, S) images, int64 (N,) labels
 RAMPS = ("ramp1d", "ramp2d")
@@ -74,11 +74,6 @@ def class_names(config, folder: Path | None) -> list[str]:
 
 def as_float(x: torch.Tensor) -> torch.Tensor:
     return x.float().div(255.0)
-
-
-def quantise(x: torch.Tensor) -> torch.Tensor:
-    """To 8-bit levels: degraded images are images, as a camera or a file would give them."""
-    return x.mul(255).round().div(255)
 
 
 def conditions(config) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainables.data.degradations import gaussian_blur, imresize
+from trainables.data.degradations import gaussian_blur, imresize, quantise
 from trainables.data.image_files import list_images, read_rgb, require_dir, to_tensor
 from trainables.data.set5 import modcrop
 from trainables.data.sources import SR_PHOTOS
@@ -28,15 +28,10 @@ from trainables.nima_sr.config import Config
 DIV2K_HR_LAYOUT = "<root>/DIV2K_train_HR/*.png and <root>/DIV2K_valid_HR/*.png"
 
 
-def quantize(x: torch.Tensor) -> torch.Tensor:
-    """As if stored as uint8 and read back: what a user's LR image file holds."""
-    return x.clamp(0, 1).mul(255).round().div(255)
-
-
 def degrade(hr: torch.Tensor, scale: int, config: Config) -> torch.Tensor:
     """(N, 3, s·h, s·w) HR → the network's (N, 3, h, w) input for ``config.task``."""
-    lr = quantize(imresize(hr, 1 / scale))
-    return quantize(gaussian_blur(lr, config.deblur_sigma)) if config.task == "deblur" else lr
+    lr = quantise(imresize(hr, 1 / scale))
+    return quantise(gaussian_blur(lr, config.deblur_sigma)) if config.task == "deblur" else lr
 
 
 def photos(config: Config, split: str) -> list[tuple[str, np.ndarray]]:

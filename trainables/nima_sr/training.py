@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from trainables.contract import Progress, Report, Stages
-from trainables.data.degradations import imresize
+from trainables.data.degradations import imresize, quantise
 from trainables.loop import Trainees, run_epochs
 from trainables.metrics import nima_mean_score, psnr_per_image, ssim_per_image
 from trainables.nima_sr.config import Config
@@ -72,7 +72,7 @@ class Finetune:
 @torch.no_grad()
 def evaluate(outputs: torch.Tensor, hr: torch.Tensor, scale: int, judge, device: torch.device) -> dict[str, float]:
     """PSNR (Y, border = scale, the SR convention), SSIM (Y, same border), mean NIMA score."""
-    out = outputs.clamp(0, 1).mul(255).round().div(255)  # what a saved output image holds
+    out = quantise(outputs)  # what a saved output image holds
     return {"psnr": float(psnr_per_image(out, hr, crop_border=scale, y_channel=True).mean()),
             "ssim": float(ssim_per_image(out, hr, crop_border=scale, y_channel=True).mean()),
             "nima": mean_nima(out, judge, device)}

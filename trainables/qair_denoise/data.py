@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from trainables.data import embedded_landmarks
-from trainables.data.degradations import awgn, imresize
+from trainables.data.degradations import awgn, imresize, quantise
 from trainables.data.image_files import to_tensor, to_uint8
 from trainables.data.landmark_splits import Split, landmark_of, make_split
 from trainables.data.retrieval_set import RetrievalSet
@@ -75,11 +75,6 @@ def draw_sigma(config, generator: torch.Generator) -> float:
 def noisy(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
     """AWGN σ, clipped and quantised to 8 bits like a saved photo (what the evaluation sees)."""
     return quantise(awgn(x, sigma, generator))
-
-
-def quantise(x: torch.Tensor) -> torch.Tensor:
-    """Round to 8 bits, like a saved photo (what the evaluation sees)."""
-    return x.clamp(0, 1).mul(255).round().div(255)
 
 
 def degrade(config, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

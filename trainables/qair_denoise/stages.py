@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainables.data.degradations import bicubic_degrade, gaussian_blur, imresize
+from trainables.data.degradations import bicubic_degrade, gaussian_blur, imresize, quantise
 from trainables.data.image_files import read_rgb, to_tensor, to_uint8
 from trainables.metrics import psnr, ssim
 from trainables.models import BicubicDnCNN, DnCNN, QAIRHead
 from trainables.data.landmark_splits import Split, landmark_of
 from trainables.qair_denoise.data import (classical_denoise, dataset_key, degrade, draw_sigma, enhance, load_dataset,
-                                          local_feature_backend, noisy, quantise, query_ap, random_patches,
+                                          local_feature_backend, noisy, query_ap, random_patches,
                                           uint8_chw, upsampled_small, write_png)
 from trainables.stages import Stage
 from trainables.threads import thread_map
