@@ -145,23 +145,34 @@ def reference_query(config, rset, i: int) -> np.ndarray:
         if config.TASK in ("sr", "joint") else clean
 
 
+def _distorted_versions(config, x: torch.Tensor, gen) -> dict[str, np.ndarray]:
+    """The fixed distortions of ``config.TASK``'s labels (``LABEL_KINDS``), noise first (it draws
+    from ``gen``), then blur, then bicubic down-up."""
+    kinds, versions = LABEL_KINDS[config.TASK], {}
+    if "noise" in kinds:
+        versions |= {f"noise{s:g}": to_uint8(noisy(x, s, gen)[0]) for s in LABEL_NOISE}
+    if "blur" in kinds:
+        versions |= {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
+    if "downup" in kinds:
+        versions |= {f"downup{f}": to_uint8(bicubic_degrade(x, f)[0]) for f in LABEL_DOWNUP}
+    return versions
+
+
 def _denoise_versions(config, x: torch.Tensor, enhancer, gen) -> tuple[np.ndarray, dict, dict]:
     """(the σ-noisy query, the labelled versions, baseline images): seed 000 §6.2.1."""
     sigma = draw_sigma(config, gen)  # the classical denoiser is told the true σ, as BM3D needs
     sigma_noisy = to_uint8(noisy(x, sigma, gen)[0])
-    versions = {f"noise{s:g}": to_uint8(noisy(x, s, gen)[0]) for s in LABEL_NOISE}
-    versions |= {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
+    versions = _distorted_versions(config, x, gen)
     versions["nn"] = enhance(enhancer, sigma_noisy)
     versions[config.classical] = classical_denoise(config.classical, sigma_noisy, sigma)
     return sigma_noisy, versions, {"noisy": sigma_noisy, "nn": versions["nn"], config.classical: versions[config.classical]}
 
 
-def _sr_versions(config, x: torch.Tensor, enhancer) -> tuple[np.ndarray, dict, dict]:
+def _sr_versions(config, x: torch.Tensor, enhancer, gen) -> tuple[np.ndarray, dict, dict]:
     """(the ×scale smaller query, the labelled versions, baseline images): seed 000 §6.2.2, Table 8."""
     small = to_uint8(quantise(imresize(x, 1 / config.scale))[0])
     bicubic = to_uint8(imresize(to_tensor(small)[None], config.scale)[0])
-    versions = {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
-    versions |= {f"downup{f}": to_uint8(bicubic_degrade(x, f)[0]) for f in LABEL_DOWNUP}
+    versions = _distorted_versions(config, x, gen)  # draws nothing: SR labels have no noise
     versions["nn"] = enhance(enhancer, small)
     return small, versions, {"down": small, "bicubic": bicubic, "nn": versions["nn"]}
 
@@ -171,9 +182,7 @@ def _joint_versions(config, x: torch.Tensor, enhancer, gen) -> tuple[dict, dict,
     One noisy (σ in [sigma, sigma_max]) and one ×scale smaller query, bicubic-upsampled."""
     inputs = {"noise": to_uint8(noisy(x, draw_sigma(config, gen), gen)[0]),
               "sr": to_uint8(upsampled_small(x, config.scale)[0])}
-    versions = {f"noise{s:g}": to_uint8(noisy(x, s, gen)[0]) for s in LABEL_NOISE}
-    versions |= {f"blur{s:g}": to_uint8(gaussian_blur(x, s)[0]) for s in LABEL_BLUR}
-    versions |= {f"downup{f}": to_uint8(bicubic_degrade(x, f)[0]) for f in LABEL_DOWNUP}
+    versions = _distorted_versions(config, x, gen)
     versions |= {f"nn_{kind}": enhance(enhancer, img) for kind, img in inputs.items()}
     methods = {"noisy": inputs["noise"], "nn_noise": versions["nn_noise"], "bicubic": inputs["sr"], "nn_sr": versions["nn_sr"]}
     return inputs, versions, methods
@@ -196,8 +205,7 @@ def _label_query(out: Path, config, rset, backend, enhancer, i: int) -> tuple[st
     if config.TASK == "joint":
         inputs, versions, methods = _joint_versions(config, x, enhancer, gen)
     else:
-        given, versions, methods = (_sr_versions(config, x, enhancer) if config.TASK == "sr"
-                                    else _denoise_versions(config, x, enhancer, gen))
+        given, versions, methods = (_sr_versions if config.TASK == "sr" else _denoise_versions)(config, x, enhancer, gen)
         inputs = {"": given}
     for kind, img in inputs.items():
         write_png(out / "inputs" / input_file(name, kind), img)
