@@ -77,8 +77,9 @@ class Config(SchemeConfig):
 
 # Tiny data and networks: a CPU-minutes run through the real stack (contract tests, --smoke).
 # 400 pretraining steps of 8 patches (~1 s): the smoke DnCNN then denoises a photo it never saw
-# (σ=50 on a 256² astronaut crop: 15.4 → 18.3 dB; the one-cycle schedule's decay made 80 steps
-# of 4 end at 14.9, worse than the noisy input, and the promoted smoke champion with it).
+# (a one-off check, σ=50 on a 256² astronaut crop: 15.4 → 18.3 dB; the champion tests in
+# test_end_to_end and test_ui re-check that it beats the noisy input). The one-cycle decay made
+# 80 steps of 4 end at 14.9 dB, worse than the noisy input, and the promoted smoke champion with it.
 SMOKE = {"db_views": 3, "queries_per_landmark": 2, "distractor_views": 1, "view_hw": (96, 128),
          "epochs": 2, "steps_per_epoch": 2, "batch_size": 4, "patch": 32, "dncnn_depth": 3,
          "dncnn_width": 8, "pretrain_steps": 400, "pretrain_batch_size": 8, "qa_steps": 10, "qa_batch_size": 8,
