@@ -8,7 +8,7 @@ from trainables.data.embedded_landmarks import LandmarksSpec
 from trainables.errors import UserInputError
 from trainables.retrieval import CnnBackend, SiftBackend, build_backend, evaluate, index_database
 from trainables.retrieval.benchmark import noisy_queries
-from trainables.retrieval.cnn import gem, mac
+from trainables.models.pooling import gem, mac
 
 SMALL = LandmarksSpec(db_views_per_landmark=4, queries_per_landmark=1, views_per_distractor=1, view_hw=(120, 160))
 

@@ -67,7 +67,7 @@ def _check_extractor(config: Config) -> None:
         build_extractor(config)
 
 
-EXTRACTOR = Stage("fsr-extractor", version=1, key=_extractor_key, build=_build_extractor, load=_load_extractor,
+EXTRACTOR = Stage("fsr-extractor", version=2, key=_extractor_key, build=_build_extractor, load=_load_extractor,
                   check=_check_extractor)
 
 
