@@ -85,7 +85,8 @@ class Stage:
       searches; ``version`` is added to it (bump it when the build code changes its output).
     - ``build(out, config, *args, device=, progress=)``: write the outputs into ``out``.
     - ``load(folder, config, *args, device=)``: what a trial uses (a network, metrics, arrays).
-    - ``tag(*args) -> str``: the folder-name suffix of one instance (e.g. a split, a classifier).
+    - ``tag(*args) -> str | None``: the folder-name suffix of one instance (e.g. a split, a
+      classifier); None when these arguments share the stage's plain folder name.
     - ``check(config, *args)``: called before a build, to fail on a missing input the build reads
       (a dataset root, a weights file) with one ``UserInputError`` line, before any "building".
 
@@ -104,7 +105,8 @@ class Stage:
         return {"stage": self.name, "version": self.version, **self.key(config, *args)}
 
     def folder_name(self, *args) -> str:
-        return f"{self.name}-{self.tag(*args)}" if self.tag else self.name
+        tag = self.tag(*args) if self.tag else None  # None: one instance for every argument
+        return f"{self.name}-{tag}" if tag else self.name
 
     def folder(self, config, *args) -> Path:
         """Where it lives, built or not (no build)."""

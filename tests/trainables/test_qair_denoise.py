@@ -188,6 +188,31 @@ def test_orb_is_the_second_local_feature_and_noise_costs_it_ap():
         smoke(local_feature="surf")
 
 
+def test_cnn_backend_trains_a_descriptor_labels_and_judge_per_split():
+    """Table 7: the descriptor behind the CNN backend sees only its split's training landmarks, so
+    AP labels, judge and evaluation are per split; SIFT keeps one label set for every split."""
+    config = smoke(local_feature="cnn", splits=(0, 1))
+    rset = dt.load_dataset(config)
+    s0, s1 = dt.splits_of(config, rset)
+    assert st.LABELS.full_key(config, s0) != st.LABELS.full_key(config, s1)
+    sift = smoke(splits=(0, 1))
+    assert st.labels_split(sift, s0) is None and st.LABELS.full_key(sift) == st.LABELS.full_key(sift, None)
+    assert "descriptor" not in json.dumps(st.LABELS.full_key(sift))  # built SIFT labels are found again
+    stages = qd.prepare(config, CPU)
+    assert {"labels_s0", "labels_s1", "qair_head_s0", "qair_head_s1"} <= set(stages) and "labels" not in stages
+    assert stages["labels_s0"].name.startswith("qair-labels-s0-")
+    views = [n for n in rset.imlist if landmark_splits.landmark_of(n) in s0.train]
+    saved = torch.load(st.DESCRIPTOR.ensure(config, s0, device=CPU) / "descriptor.pt", weights_only=True)
+    assert saved["classes"] == len(views)  # one class per training view, nothing of val or test
+    aps = {k: {r["query"] + r["version"]: r["ap"] for r in json.loads((stages[k] / "labels.json").read_text())}
+           for k in ("labels_s0", "labels_s1")}
+    assert aps["labels_s0"].keys() == aps["labels_s1"].keys() and aps["labels_s0"] != aps["labels_s1"]
+    m = train_once(smoke(local_feature="cnn", splits=(0, 1), epochs=1))[0]
+    assert m["test_map_nn_s0"] != m["test_map_nn_s1"] and 0 <= m["test_map"] <= 1
+    with pytest.raises(UserInputError, match="VGG-19"):
+        smoke(local_feature="cnn", dataset="roxford5k", data_root="/nowhere")
+
+
 def test_the_joint_network_is_given_noisy_or_upsampled_small_images_at_even_odds():
     from trainables.qair_joint import Config as JointConfig
 

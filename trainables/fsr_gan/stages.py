@@ -26,7 +26,8 @@ from trainables.contract import Progress
 from trainables.fsr_gan.config import Config
 from trainables.fsr_gan.data import (dataset_key, distractor_mask, downscaled, load_dataset, png_bits, query_indices,
                                      random_crop, small_query_input, split_of, to_input, train_views)
-from trainables.fsr_gan.extractor import build_extractor, describe, train_descriptor
+from trainables.fsr_gan.extractor import build_extractor, describe, recipe
+from trainables.retrieval.landmark_descriptor import train_descriptor
 from trainables.fsr_gan.metrics import retrieval_map
 from trainables.models import DnCNN
 from trainables.stages import Stage
@@ -47,7 +48,7 @@ def _build_extractor(out: Path, config: Config, *, device, progress) -> None:
         return
     rset = load_dataset(config)
     views = train_views(rset, split_of(config, rset))
-    net = train_descriptor(config, rset, views, device, progress)
+    net = train_descriptor(recipe(config), rset, views, device, progress)
     torch.save({"state": net.state_dict(), "classes": len(views)}, out / "descriptor.pt")
 
 

@@ -36,11 +36,15 @@ class LandmarkDescriptor(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.grayscale = grayscale  # luminance only: colour alone must not identify a place
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """[0, 1] RGB (N, 3, H, W) → fc7 activations (N, dim)."""
+    def conv_map(self, x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] RGB (N, 3, H, W) → the last conv map (N, C, h, w)."""
         if self.grayscale:
             x = x.mean(1, keepdim=True).expand(-1, 3, -1, -1)
-        pooled = gem(self.trunk(x))
+        return self.trunk(x)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] RGB (N, 3, H, W) → fc7 activations (N, dim)."""
+        pooled = gem(self.conv_map(x))
         return F.relu(self.fc7(self.dropout(F.relu(self.fc6(pooled)))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -53,8 +53,13 @@ class Config(SchemeConfig):
     # evaluation
     n_folds: int = 5  # test folds over the non-validation landmarks
     splits: tuple[int, ...] = (0, 1, 2)  # which folds this trial runs (metrics: mean over them)
-    local_feature: str = "sift"  # the retrieval system: "sift" (the paper's) or "orb" (§6.5, instead of SURF)
+    # the retrieval system: "sift" (the paper's), "orb" (§6.5, instead of SURF) or "cnn" (§6.6, Table 7:
+    # GeM of a CNN's last conv map; offline the embedded landmark descriptor, trained per split on
+    # the split's training landmarks, so labels and judge are per split too)
+    local_feature: str = "sift"
     sift_features: int = SiftConfig().n_features  # keypoints per image, either feature
+    descriptor_steps: int = 900  # local_feature "cnn": the embedded descriptor's training (fsr_gan's recipe)
+    descriptor_input: int = 192
     classical: str = "nlm"  # the classical denoiser in the labels and tables: "nlm" or "bm3d"
     seed: int = 0
 
@@ -63,8 +68,11 @@ class Config(SchemeConfig):
             raise UserInputError(f"qair_denoise dataset must be one of embedded-landmarks, {', '.join(REAL)}; got {self.dataset!r}")
         if self.dataset in REAL and not self.data_root:
             raise UserInputError(f"dataset {self.dataset!r} needs data_root (the folder holding {self.dataset}/)")
-        if self.local_feature not in ("sift", "orb"):
-            raise UserInputError(f"local_feature must be 'sift' or 'orb', got {self.local_feature!r}")
+        if self.local_feature not in ("sift", "orb", "cnn"):
+            raise UserInputError(f"local_feature must be 'sift', 'orb' or 'cnn', got {self.local_feature!r}")
+        if self.local_feature == "cnn" and self.dataset != embedded_landmarks.NAME:
+            raise UserInputError(f"local_feature 'cnn' on {self.dataset!r} needs pretrained VGG-19 weights, which this "
+                                 "scheme does not read yet; it runs on embedded-landmarks (a descriptor trained here)")
         if self.classical == "bm3d":
             bm3d_module()  # fail before any work if the optional extra is missing
         elif self.classical != "nlm":
@@ -83,4 +91,5 @@ class Config(SchemeConfig):
 SMOKE = {"db_views": 3, "queries_per_landmark": 2, "distractor_views": 1, "view_hw": (96, 128),
          "epochs": 2, "steps_per_epoch": 2, "batch_size": 4, "patch": 32, "dncnn_depth": 3,
          "dncnn_width": 8, "pretrain_steps": 400, "pretrain_batch_size": 8, "qa_steps": 10, "qa_batch_size": 8,
-         "splits": (0,), "sift_features": 150}
+         "splits": (0,), "sift_features": 150,
+         "descriptor_steps": 20, "descriptor_input": 48}

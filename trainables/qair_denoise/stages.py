@@ -10,6 +10,10 @@ declared once as a ``Stage``; ``config.TASK`` ("denoise", "sr" or "joint") picks
   and stage (a) on a noisy and on a ×4 smaller query (12 versions). Plus the degraded queries
   every trial evaluates on (``inputs/``) and the per-query baselines.
 - ``QAIR_HEAD`` (one per split): the QAIR head trained with MAE on the train landmarks' labels.
+- ``DESCRIPTOR`` (one per split, ``local_feature: cnn`` only): the embedded landmark descriptor
+  trained on the split's training landmarks, whose pooled conv map is the CNN retrieval backend
+  (§6.6, Table 7). AP then depends on the split, so ``LABELS`` is built once per split too;
+  with SIFT or ORB it is one stage shared by every split.
 
 Keys hold everything a stage's output depends on (dataset, sizes, seed) and nothing the sweep
 searches (λ, lr, epochs), so every trial of a sweep shares them.
@@ -31,6 +35,9 @@ from trainables.data.landmark_splits import Split, landmark_of
 from trainables.qair_denoise.data import (classical_denoise, dataset_key, degrade, draw_sigma, enhance, load_dataset,
                                           local_feature_backend, noisy, query_ap, random_patches,
                                           uint8_chw, upsampled_small, write_png)
+from trainables.retrieval import CnnBackend, index_database
+from trainables.retrieval.landmark_descriptor import DescriptorConvMap, DescriptorRecipe, train_descriptor
+from trainables.models import LandmarkDescriptor
 from trainables.stages import Stage
 from trainables.threads import thread_map
 
@@ -102,26 +109,72 @@ def _load_pretrain(folder: Path, config, *, device) -> DnCNN | BicubicDnCNN:
 PRETRAIN = Stage("qair-pretrain", version=2, key=_pretrain_key, build=_build_pretrain, load=_load_pretrain)
 
 
+# ---------------------------------------------------------------- the CNN retrieval backend (local_feature: cnn)
+
+
+def _descriptor_recipe(config) -> DescriptorRecipe:
+    return DescriptorRecipe(input_size=config.descriptor_input, steps=config.descriptor_steps, seed=config.seed)
+
+
+def _descriptor_key(config, split: Split) -> dict:
+    return {"data": dataset_key(config), "train": split.train, **vars(_descriptor_recipe(config))}
+
+
+def _build_descriptor(out: Path, config, split: Split, *, device, progress) -> None:
+    rset = load_dataset(config)
+    views = [i for i, name in enumerate(rset.imlist) if landmark_of(name) in split.train]
+    net = train_descriptor(_descriptor_recipe(config), rset, views, device, progress)
+    torch.save({"state": net.state_dict(), "classes": len(views)}, out / "descriptor.pt")
+
+
+def _load_descriptor(folder: Path, config, split: Split, *, device) -> LandmarkDescriptor:
+    saved = torch.load(folder / "descriptor.pt", map_location="cpu", weights_only=True)
+    net = LandmarkDescriptor(dim=_descriptor_recipe(config).dim, num_classes=saved["classes"], grayscale=True)
+    net.load_state_dict(saved["state"])
+    return net.to(device).eval().requires_grad_(False)
+
+
+DESCRIPTOR = Stage("qair-descriptor", version=1, key=_descriptor_key, build=_build_descriptor, load=_load_descriptor,
+                   tag=lambda split: f"s{split.index}")
+
+
+def labels_split(config, split: Split) -> Split | None:
+    """The split the AP labels depend on: the CNN backend's (trained per split), else none."""
+    return split if config.local_feature == "cnn" else None
+
+
+def retrieval_backend(config, rset, split: Split | None, *, device, progress=None):
+    """The backend AP is measured with: SIFT or ORB (one for every split), or GeM of the split's
+    trained descriptor's last conv map (``split`` from ``labels_split``)."""
+    if config.local_feature != "cnn":
+        return local_feature_backend(config, rset, progress)
+    net = DESCRIPTOR.get(config, split, device=device, progress=progress)
+    backend = CnnBackend(DescriptorConvMap(net), pooling="gem", device=device)
+    index_database(backend, rset, progress)  # keyed by the weights: each split's own file
+    return backend
+
+
 # ---------------------------------------------------------------- (b) AP labels
 
 
-def _labels_key(config) -> dict:
+def _labels_key(config, split: Split | None = None) -> dict:
     versions = {"noise": LABEL_NOISE, "blur": LABEL_BLUR, "downup": LABEL_DOWNUP}
     versions = {k: v for k, v in versions.items() if k in LABEL_KINDS[config.TASK]}
     return {"pretrain": PRETRAIN.full_key(config), "sift_features": config.sift_features, **versions,
             **({"classical": config.classical} if config.TASK == "denoise" else {}),
             # SIFT's keys stay as they were before ORB existed, so built SIFT labels are found again
-            **({"local_feature": config.local_feature} if config.local_feature != "sift" else {})}
+            **({"local_feature": config.local_feature} if config.local_feature != "sift" else {}),
+            **({"descriptor": DESCRIPTOR.full_key(config, split)} if split else {})}
 
 
-def _build_labels(out: Path, config, *, device, progress) -> None:
+def _build_labels(out: Path, config, split: Split | None = None, *, device, progress) -> None:
     """``labels.json`` (query, landmark, version, file, ap), ``images/``, ``inputs/`` (the
     degraded queries trials evaluate on: ``<query>.png``, or ``<query>__noise.png`` and
     ``<query>__sr.png`` for the joint network) and ``baselines.json`` ({query: {method: {ap,
     psnr, ssim}}}; methods without an image of the query's size, the clean and the ×4 smaller
     one, have AP only)."""
     rset = load_dataset(config)
-    backend = local_feature_backend(config, rset, progress)
+    backend = retrieval_backend(config, rset, split, device=device, progress=progress)
     enhancer = PRETRAIN.get(config, device=device, progress=progress)
     (out / "images").mkdir()
     (out / "inputs").mkdir()
@@ -224,7 +277,8 @@ def _label_query(out: Path, config, rset, backend, enhancer, i: int) -> tuple[st
 
 
 LABELS = Stage("qair-labels", version=2, key=_labels_key, build=_build_labels,
-               load=lambda folder, config, *, device: folder)  # trials read its files
+               load=lambda folder, config, split=None, *, device: folder,  # trials read its files
+               tag=lambda split=None: f"s{split.index}" if split else None)
 
 
 def read_labels(folder: Path, landmarks: tuple[str, ...]) -> tuple[list[dict], list[torch.Tensor]]:
@@ -238,7 +292,8 @@ def read_labels(folder: Path, landmarks: tuple[str, ...]) -> tuple[list[dict], l
 
 
 def _qair_key(config, split: Split) -> dict:
-    return {"labels": LABELS.full_key(config), "train": split.train, "test": split.test, "patch": config.patch,
+    return {"labels": LABELS.full_key(config, labels_split(config, split)), "train": split.train, "test": split.test,
+            "patch": config.patch,
             "batch": config.qa_batch_size, "steps": config.qa_steps, "lr": config.qa_lr, "seed": config.seed}
 
 
@@ -273,7 +328,7 @@ def reference_maes(train_rows: list[dict], test_rows: list[dict]) -> dict[str, f
 
 def _build_qair(out: Path, config, split: Split, *, device, progress) -> None:
     """``qair.pt`` and ``metrics.json``: image-level MAE on the test landmarks (Table 1)."""
-    folder = LABELS.ensure(config, device=device, progress=progress)
+    folder = LABELS.ensure(config, labels_split(config, split), device=device, progress=progress)
     rows, images = read_labels(folder, split.train)
     targets = torch.tensor([r["ap"] for r in rows], dtype=torch.float32, device=device)
     torch.manual_seed(config.seed + 1000 * split.index)
@@ -314,3 +369,8 @@ QAIR_HEAD = Stage("qair-head", version=2, key=_qair_key, build=_build_qair, load
 def head_stage_name(split: Split) -> str:
     """The name under which ``prepare`` hands over split ``split``'s head."""
     return f"qair_head_s{split.index}"
+
+
+def labels_stage_name(config, split: Split) -> str:
+    """The name under which ``prepare`` hands over the labels split ``split`` reads."""
+    return f"labels_s{split.index}" if labels_split(config, split) else "labels"

@@ -10,8 +10,8 @@ E is DnCNN on σ-noisy images (``qair_denoise``), bicubic ×4 then DnCNN on ×4 
 
 Splits: the paper learns λ "through a validation dataset": here Optuna maximises ``val_map``
 (mean over ``splits``) and the tables report ``test_map``. Validation never overlaps a test
-fold, so λ never sees test content. Retrieval is SIFT + RANSAC against the clean database; AP
-is revisitop Medium.
+fold, so λ never sees test content. Retrieval is SIFT + RANSAC against the clean database (or
+ORB, or a CNN's pooled features: ``local_feature``); AP is revisitop Medium.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from trainables.loop import Trainees, run_epochs
 from trainables.metrics import psnr, ssim
 from trainables.qair_denoise.config import Config
 from trainables.data.landmark_splits import Split, query_indices
-from trainables.qair_denoise.data import (degrade, enhance, load_dataset, local_feature_backend, query_ap,
-                                          random_patches, splits_of, uint8_chw)
+from trainables.qair_denoise.data import degrade, enhance, load_dataset, query_ap, random_patches, splits_of, uint8_chw
 from trainables.qair_denoise.stages import (LABELS, PRETRAIN, QAIR_HEAD, build_model, head_stage_name, input_file,
-                                            input_kinds, reference_query)
+                                            input_kinds, labels_split, labels_stage_name, reference_query,
+                                            retrieval_backend)
 
 
 def coupled_loss(ap_pred: torch.Tensor, output: torch.Tensor, clean: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,10 +42,12 @@ def coupled_loss(ap_pred: torch.Tensor, output: torch.Tensor, clean: torch.Tenso
 
 
 def prepare(config: Config, device: torch.device, progress: Progress | None = None) -> Stages:
-    """Build (or find) the pretrained enhancer, the AP labels and every split's QAIR head."""
-    stages = {"pretrain": PRETRAIN.ensure(config, device=device, progress=progress),
-              "labels": LABELS.ensure(config, device=device, progress=progress)}
+    """Build (or find) the pretrained enhancer, the AP labels (one set, or one per split with the
+    CNN backend) and every split's QAIR head."""
+    stages = {"pretrain": PRETRAIN.ensure(config, device=device, progress=progress)}
     for split in splits_of(config, load_dataset(config)):
+        stages[labels_stage_name(config, split)] = LABELS.ensure(config, labels_split(config, split), device=device,
+                                                                 progress=progress)
         stages[head_stage_name(split)] = QAIR_HEAD.ensure(config, split, device=device, progress=progress)
     return stages
 
@@ -63,11 +65,11 @@ def evaluate(config: Config, model: torch.nn.Module, rset, backend, indices: lis
     return {"map": float(np.nanmean(aps)), "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims))}
 
 
-def baseline_metrics(config: Config, rset, splits: list[Split], labels_dir: Path, qair_metrics: list[dict]) -> dict[str, float]:
+def baseline_metrics(config: Config, rset, splits: list[Split], labels_dirs: list[Path], qair_metrics: list[dict]) -> dict[str, float]:
     """Constant rows of Table 3 (8) and Table 1, as means over the splits of per-split means, and per split."""
-    per_query = json.loads((labels_dir / "baselines.json").read_text())
     rows: dict[str, list[float]] = {}
-    for split, head_metrics in zip(splits, qair_metrics):
+    for split, labels_dir, head_metrics in zip(splits, labels_dirs, qair_metrics):
+        per_query = json.loads((labels_dir / "baselines.json").read_text())
         for part, names in (("test", split.test), ("val", split.val)):
             queries = [rset.qimlist[i] for i in query_indices(rset, names)]
             # every method the labels stage measured: clean, noisy, nn, the classical denoiser
@@ -93,10 +95,13 @@ def baseline_metrics(config: Config, rset, splits: list[Split], labels_dir: Path
 
 
 class SplitRun:
-    """One split's fine-tuning: its enhancer, SGD state, patch/noise generator and frozen judge."""
+    """One split's fine-tuning: its enhancer, SGD state, patch/noise generator, frozen judge, and the
+    labels folder and retrieval backend its evaluation reads (shared by every split unless CNN)."""
 
     def __init__(self, config: Config, rset, split: Split, stages: Stages, device: torch.device):
         self.split, self.device = split, device
+        self.labels_dir = LABELS.load(stages[labels_stage_name(config, split)], config, device=device)
+        self.backend = retrieval_backend(config, rset, labels_split(config, split), device=device)
         self.model = PRETRAIN.load(stages["pretrain"], config, device=device)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum)
         self.gen = torch.Generator().manual_seed(config.seed * 7919 + split.index)
@@ -129,10 +134,8 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     """Fine-tune one enhancer per split; after each epoch report val/test metrics (means over splits)."""
     rset = load_dataset(config)
     splits = splits_of(config, rset)
-    labels_dir = LABELS.load(stages["labels"], config, device=device)
-    backend = local_feature_backend(config, rset)
     runs = [SplitRun(config, rset, s, stages, device) for s in splits]
-    baselines = baseline_metrics(config, rset, splits, labels_dir, [run.head_metrics for run in runs])
+    baselines = baseline_metrics(config, rset, splits, [run.labels_dir for run in runs], [run.head_metrics for run in runs])
     # "the" model of the trial is the first split's; every split's state is kept to resume
     trainees = Trainees(nets={f"s{r.split.index}": r.model for r in runs}, model=f"s{splits[0].index}",
                         optimizers={f"s{r.split.index}": r.opt for r in runs},
@@ -143,7 +146,8 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
         for run, part in zip(runs, parts):
             for kind in input_kinds(config):  # the joint network: the noisy and the small query
                 for group, names in (("val", run.split.val), ("test", run.split.test)):
-                    scores = evaluate(config, run.model, rset, backend, query_indices(rset, names), labels_dir / "inputs", kind)
+                    scores = evaluate(config, run.model, rset, run.backend, query_indices(rset, names),
+                                      run.labels_dir / "inputs", kind)
                     part.update({f"{group}_{k}{'_' + kind if kind else ''}": v for k, v in scores.items()})
             if config.TASK == "joint":  # Table 9 scores both test versions of every query together
                 part.update({f"{g}_{k}": (part[f"{g}_{k}_noise"] + part[f"{g}_{k}_sr"]) / 2

@@ -51,5 +51,7 @@ class CnnBackend:
     def set_database(self, features: np.ndarray) -> None:
         self._db = np.asarray(features, np.float32)
 
-    def scores(self, query_image: np.ndarray) -> np.ndarray:
+    def scores(self, query_image: np.ndarray, positives=None, junk=None) -> np.ndarray:
+        """Similarity to every database image; ``positives``/``junk`` (the local-feature backends'
+        hint for skipping RANSAC) change nothing here, so any backend answers one call."""
         return self._db @ self.describe(query_image)
