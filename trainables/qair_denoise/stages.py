@@ -30,14 +30,13 @@ import torch
 from trainables.data.degradations import bicubic_degrade, gaussian_blur, imresize, quantise
 from trainables.data.image_files import read_rgb, to_tensor, to_uint8
 from trainables.metrics import psnr, ssim
-from trainables.models import BicubicDnCNN, DnCNN, QAIRHead
+from trainables.models import BicubicDnCNN, DnCNN, LandmarkDescriptor, QAIRHead
 from trainables.data.landmark_splits import Split, landmark_of
 from trainables.qair_denoise.data import (classical_denoise, dataset_key, degrade, draw_sigma, enhance, load_dataset,
                                           local_feature_backend, noisy, query_ap, random_patches,
                                           uint8_chw, upsampled_small, write_png)
 from trainables.retrieval import CnnBackend, index_database
 from trainables.retrieval.landmark_descriptor import DescriptorConvMap, DescriptorRecipe, train_descriptor
-from trainables.models import LandmarkDescriptor
 from trainables.stages import Stage
 from trainables.threads import thread_map
 
@@ -293,8 +292,7 @@ def read_labels(folder: Path, landmarks: tuple[str, ...]) -> tuple[list[dict], l
 
 def _qair_key(config, split: Split) -> dict:
     return {"labels": LABELS.full_key(config, labels_split(config, split)), "train": split.train, "test": split.test,
-            "patch": config.patch,
-            "batch": config.qa_batch_size, "steps": config.qa_steps, "lr": config.qa_lr, "seed": config.seed}
+            "patch": config.patch, "batch": config.qa_batch_size, "steps": config.qa_steps, "lr": config.qa_lr, "seed": config.seed}
 
 
 def predict_image_ap(head: QAIRHead, image: torch.Tensor, patch: int) -> float:
