@@ -4,7 +4,8 @@ pretrained retrieval CNN, on the database views of some landmarks only.
 Instance discrimination: every view is its own class, and the net sees random crops of it at
 about the scale its input shows it. Telling views of one place apart needs the image's detail,
 not only its colours; it sees luminance only for the same reason (measured on split 0 after 300
-steps: the drop of mAP at 1/64 of the area was 0.055 in grey against 0.024 in colour).
+steps, with the earlier grid-pooled head: the drop of mAP at 1/64 of the area was 0.055 in grey
+against 0.024 in colour).
 
 Two schemes use it, each on its own split's training landmarks so the test landmarks stay
 unseen: ``fsr_gan`` as F (fc7, seed 001) and ``qair_*`` with ``local_feature: cnn`` as the CNN
