@@ -100,7 +100,7 @@ def test_the_loss_is_the_open_weighted_sum():
 def _fine_tune(config: qd.Config, judge_on: bool) -> torch.nn.Module:
     rset = dt.load_dataset(config)
     split = dt.splits_of(config, rset)[0]
-    run = tr.SplitRun(config, rset, split, qd.prepare(config, CPU), CPU)
+    run = tr.SplitRun(config, rset, split, qd.prepare(config, CPU), dt.local_feature_backend(config, rset), CPU)
     if not judge_on:  # a constant judge: the loss is λ·MSE only, with the same patches and noise
         run.head = lambda x: torch.ones(len(x))
     for _ in range(config.epochs):

@@ -45,5 +45,11 @@ def make_split(landmarks: list[str], index: int, n_folds: int) -> Split:
     return Split(index, tuple(train), tuple(names[:n_val]), tuple(str(n) for n in folds[index]))
 
 
+def train_views(rset: RetrievalSet, split: Split) -> list[int]:
+    """Database views of the split's training landmarks: the only views a learned stage (a
+    descriptor, FSR-GAN's F, G, D and ISR) may see."""
+    return [i for i, name in enumerate(rset.imlist) if landmark_of(name) in split.train]
+
+
 def query_indices(rset: RetrievalSet, landmarks: tuple[str, ...]) -> list[int]:
     return [i for i, q in enumerate(rset.qimlist) if landmark_of(q) in landmarks]

@@ -17,7 +17,7 @@ import torch
 from trainables.data import embedded_landmarks
 from trainables.data.degradations import imresize
 from trainables.data.image_files import to_tensor
-from trainables.data.landmark_splits import Split, landmark_of, make_split, query_indices
+from trainables.data.landmark_splits import Split, landmark_of, make_split, query_indices, train_views
 from trainables.data.retrieval_set import RetrievalSet
 from trainables.data.sources import DISTRACTORS
 
@@ -42,11 +42,6 @@ def dataset_key(config) -> dict:
 def split_of(config, rset: RetrievalSet) -> Split:
     """The seed's landmark split: seed s tests on fold s mod n_folds; validation is one fixed group."""
     return make_split([landmark_of(q) for q in rset.qimlist], config.split, config.n_folds)
-
-
-def train_views(rset: RetrievalSet, split: Split) -> list[int]:
-    """Database views of the training landmarks: the only images F, G, D and ISR learn from."""
-    return [i for i, name in enumerate(rset.imlist) if landmark_of(name) in split.train]
 
 
 def distractor_mask(rset: RetrievalSet) -> np.ndarray:

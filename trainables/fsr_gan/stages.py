@@ -27,7 +27,7 @@ from trainables.fsr_gan.config import Config
 from trainables.fsr_gan.data import (dataset_key, distractor_mask, downscaled, load_dataset, png_bits, query_indices,
                                      random_crop, small_query_input, split_of, to_input, train_views)
 from trainables.fsr_gan.extractor import build_extractor, describe, recipe
-from trainables.retrieval.landmark_descriptor import train_descriptor
+from trainables.retrieval.landmark_descriptor import load_descriptor, save_descriptor, train_descriptor
 from trainables.fsr_gan.metrics import retrieval_map
 from trainables.models import DnCNN
 from trainables.stages import Stage
@@ -48,17 +48,13 @@ def _build_extractor(out: Path, config: Config, *, device, progress) -> None:
         return
     rset = load_dataset(config)
     views = train_views(rset, split_of(config, rset))
-    net = train_descriptor(recipe(config), rset, views, device, progress)
-    torch.save({"state": net.state_dict(), "classes": len(views)}, out / "descriptor.pt")
+    save_descriptor(train_descriptor(recipe(config), rset, views, device, progress), out / "descriptor.pt")
 
 
 def _load_extractor(folder: Path, config: Config, *, device) -> torch.nn.Module:
     if config.extractor == "vgg16":
         return build_extractor(config).to(device).eval()
-    saved = torch.load(folder / "descriptor.pt", map_location="cpu", weights_only=True)
-    net = build_extractor(config, num_classes=saved["classes"])
-    net.load_state_dict(saved["state"])
-    return net.to(device).eval().requires_grad_(False)
+    return load_descriptor(folder / "descriptor.pt", config.dim, device)
 
 
 def _check_extractor(config: Config) -> None:

@@ -30,13 +30,14 @@ import torch
 from trainables.data.degradations import bicubic_degrade, gaussian_blur, imresize, quantise
 from trainables.data.image_files import read_rgb, to_tensor, to_uint8
 from trainables.metrics import psnr, ssim
-from trainables.models import BicubicDnCNN, DnCNN, LandmarkDescriptor, QAIRHead
-from trainables.data.landmark_splits import Split, landmark_of
+from trainables.models import BicubicDnCNN, DnCNN, QAIRHead
+from trainables.data.landmark_splits import Split, landmark_of, train_views
 from trainables.qair_denoise.data import (classical_denoise, dataset_key, degrade, draw_sigma, enhance, load_dataset,
                                           local_feature_backend, noisy, query_ap, random_patches,
                                           uint8_chw, upsampled_small, write_png)
 from trainables.retrieval import CnnBackend, index_database
-from trainables.retrieval.landmark_descriptor import DescriptorConvMap, DescriptorRecipe, train_descriptor
+from trainables.retrieval.landmark_descriptor import (DescriptorConvMap, DescriptorRecipe, load_descriptor, save_descriptor,
+                                                       train_descriptor)
 from trainables.stages import Stage
 from trainables.threads import thread_map
 
@@ -121,19 +122,13 @@ def _descriptor_key(config, split: Split) -> dict:
 
 def _build_descriptor(out: Path, config, split: Split, *, device, progress) -> None:
     rset = load_dataset(config)
-    views = [i for i, name in enumerate(rset.imlist) if landmark_of(name) in split.train]
-    net = train_descriptor(_descriptor_recipe(config), rset, views, device, progress)
-    torch.save({"state": net.state_dict(), "classes": len(views)}, out / "descriptor.pt")
+    net = train_descriptor(_descriptor_recipe(config), rset, train_views(rset, split), device, progress)
+    save_descriptor(net, out / "descriptor.pt")
 
 
-def _load_descriptor(folder: Path, config, split: Split, *, device) -> LandmarkDescriptor:
-    saved = torch.load(folder / "descriptor.pt", map_location="cpu", weights_only=True)
-    net = LandmarkDescriptor(dim=_descriptor_recipe(config).dim, num_classes=saved["classes"], grayscale=True)
-    net.load_state_dict(saved["state"])
-    return net.to(device).eval().requires_grad_(False)
-
-
-DESCRIPTOR = Stage("qair-descriptor", version=1, key=_descriptor_key, build=_build_descriptor, load=_load_descriptor,
+DESCRIPTOR = Stage("qair-descriptor", version=1, key=_descriptor_key, build=_build_descriptor,
+                   load=lambda folder, config, split, *, device: load_descriptor(folder / "descriptor.pt",
+                                                                                  _descriptor_recipe(config).dim, device),
                    tag=lambda split: f"s{split.index}")
 
 

@@ -98,10 +98,9 @@ class SplitRun:
     """One split's fine-tuning: its enhancer, SGD state, patch/noise generator, frozen judge, and the
     labels folder and retrieval backend its evaluation reads (shared by every split unless CNN)."""
 
-    def __init__(self, config: Config, rset, split: Split, stages: Stages, device: torch.device):
-        self.split, self.device = split, device
+    def __init__(self, config: Config, rset, split: Split, stages: Stages, backend, device: torch.device):
+        self.split, self.device, self.backend = split, device, backend
         self.labels_dir = LABELS.load(stages[labels_stage_name(config, split)], config, device=device)
-        self.backend = retrieval_backend(config, rset, labels_split(config, split), device=device)
         self.model = PRETRAIN.load(stages["pretrain"], config, device=device)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum)
         self.gen = torch.Generator().manual_seed(config.seed * 7919 + split.index)
@@ -134,7 +133,12 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     """Fine-tune one enhancer per split; after each epoch report val/test metrics (means over splits)."""
     rset = load_dataset(config)
     splits = splits_of(config, rset)
-    runs = [SplitRun(config, rset, s, stages, device) for s in splits]
+    backends = {}  # one per labels stage: SIFT/ORB's database features are loaded once for every split
+    for s in splits:
+        name = labels_stage_name(config, s)
+        if name not in backends:
+            backends[name] = retrieval_backend(config, rset, labels_split(config, s), device=device)
+    runs = [SplitRun(config, rset, s, stages, backends[labels_stage_name(config, s)], device) for s in splits]
     baselines = baseline_metrics(config, rset, splits, [run.labels_dir for run in runs], [run.head_metrics for run in runs])
     # "the" model of the trial is the first split's; every split's state is kept to resume
     trainees = Trainees(nets={f"s{r.split.index}": r.model for r in runs}, model=f"s{splits[0].index}",

@@ -15,6 +15,7 @@ retrieval backend (GeM of the last conv map, seed 000 §6.6).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +69,18 @@ def _view_crop(image: torch.Tensor, side: int, crop: int, gen: torch.Generator) 
     x0 = int(torch.randint(x.shape[2] - crop + 1, (), generator=gen))
     patch = x[:, y0:y0 + crop, x0:x0 + crop]
     return patch.flip(-1) if torch.rand((), generator=gen) < 0.5 else patch
+
+
+def save_descriptor(net: LandmarkDescriptor, path: Path) -> None:
+    torch.save({"state": net.state_dict(), "classes": net.classifier.out_features}, path)
+
+
+def load_descriptor(path: Path, dim: int, device: torch.device) -> LandmarkDescriptor:
+    """A saved descriptor, frozen (eval mode, no grad), on ``device``."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    net = LandmarkDescriptor(dim=dim, num_classes=saved["classes"], grayscale=True)
+    net.load_state_dict(saved["state"])
+    return net.to(device).eval().requires_grad_(False)
 
 
 class DescriptorConvMap(nn.Module):
