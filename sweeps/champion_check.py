@@ -9,9 +9,10 @@ from its own metadata (``model_io``, written by ``promote``), and the probe foll
   PSNR of the model's output and of a bicubic upscale against the clean photo;
 - ``ClassScores``: a few crops → probabilities, the top class of each;
 - ``ScoreDistribution``: a few crops → distributions, the mean score of each;
-- ``Features``: random features → features.
+- ``Features``: random features → features;
+- ``Descriptors``: the photo and its σ-noisy version → two descriptors, their cosine.
 
-The output's shape and dtype are checked against the declaration. Prints one JSON line
+The output's shape and dtype are checked against the declaration (and descriptors' unit norm). Prints one JSON line
 (``model_uri``, ``io``, ``shape``, ``dtype``, ``problems``, plus ``psnr_*`` etc. by kind) and
 exits 1 when a check fails.
 """
@@ -60,7 +61,7 @@ def crops(photo: np.ndarray, n: int = 4, size: int = 96) -> np.ndarray:
 
 def probe(model, io, sigma: float) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run the model on the probe its declaration calls for: (input, output, what to report)."""
-    from trainables.model_io import ClassScores, Features, Images, ScoreDistribution
+    from trainables.model_io import ClassScores, Descriptors, Features, Images, ScoreDistribution
 
     photo = new_photo()
     if isinstance(io, Images) and io.pick_scale(None) == 1:
@@ -83,6 +84,10 @@ def probe(model, io, sigma: float) -> tuple[np.ndarray, np.ndarray, dict]:
         x = crops(photo)
         out = model.predict(x)
         return x, out, {"mean_scores": [round(float(m), 3) for m in out @ np.asarray(io.scores)]}
+    if isinstance(io, Descriptors):
+        x = np.stack([to_uint8(photo), to_uint8(photo + np.random.default_rng(0).normal(0.0, sigma / 255.0, photo.shape))])
+        out = model.predict(x)
+        return x, out, {"sigma": sigma, "cosine_clean_noisy": round(float(out[0] @ out[1]), 4)}
     if isinstance(io, Features):
         x = np.random.default_rng(0).random((4, io.dim), dtype=np.float32)
         return x, model.predict(x), {}
@@ -111,6 +116,8 @@ def problems(io, x: np.ndarray, out: np.ndarray) -> list[str]:
         found.append(f"dtype {out.dtype}, declared {dtype}")
     if io.returns == "scores" and not np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
         found.append(f"probabilities sum to {out.sum(axis=1).tolist()}, not 1")
+    if io.kind == "descriptors" and not np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-4):
+        found.append(f"descriptor norms {np.linalg.norm(out, axis=1).tolist()}, not 1")
     return found
 
 

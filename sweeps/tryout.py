@@ -281,6 +281,10 @@ def try_model(loaded: Loaded, image: np.ndarray, degradation: Degradation, degra
         panels.append({"title": f"baseline: {name}", "image": base})
         for p in panels:
             p["scores"] = image_scores(p["image"], reference) if p["image"] is not reference else {}
+    elif io.kind == "descriptors":  # a query-side extractor: how far the degradation moves the descriptor
+        vectors = [loaded.predict(p["image"]) for p in panels]
+        for p, v in zip(panels, vectors):
+            p["scores"] = {"descriptor cosine to the first panel's": round(float(v @ vectors[0]), 4)}
     else:
         for p in panels:
             p["scores"] = _class_or_score(loaded, p["image"])

@@ -3,7 +3,7 @@
 Everything downstream reads the declaration instead of assuming "an image in, the same image
 size out": the pyfunc's input checks and output, its MLflow signature and input example, the
 champion comparison in ``promote``, the fresh-process champion check, the demo and the shared
-contract tests. Four kinds, each a small frozen dataclass:
+contract tests. Five kinds, each a small frozen dataclass:
 
 - ``Images(scales)``: images → images ``s`` times larger (``(1,)``: a denoiser or deblurrer;
   ``(4,)``: a ×4 super-resolver; ``(2, 3, 4)``: one network serving three scales, MDSR-style,
@@ -12,6 +12,8 @@ contract tests. Four kinds, each a small frozen dataclass:
   softmax is applied here).
 - ``Features(dim, extractor)``: ``dim``-d feature vectors → ``dim``-d feature vectors (a feature
   generator sitting between a frozen ``extractor`` and a retrieval index).
+- ``Descriptors(dim, extractor)``: images → one L2-normalised ``dim``-d retrieval descriptor each
+  (a query-side extractor, ranked against a database described by ``extractor``).
 - ``ScoreDistribution(scores)``: images → a probability per score bin (a NIMA-style judge
   whose model returns the distribution itself).
 
@@ -32,7 +34,7 @@ from trainables.errors import UserInputError
 
 @dataclass(frozen=True)
 class ModelIO:
-    """Base of the four kinds. ``takes``/``returns``: "images", "features" or "scores"."""
+    """Base of the five kinds. ``takes``/``returns``: "images", "features" or "scores"."""
 
     kind: ClassVar[str] = ""
     takes: ClassVar[str] = "images"
@@ -141,6 +143,24 @@ class Features(ModelIO):
 
 
 @dataclass(frozen=True)
+class Descriptors(ModelIO):
+    dim: int = 0
+    extractor: str = ""  # what describes the database the descriptors are ranked against
+    kind: ClassVar[str] = "descriptors"
+    returns: ClassVar[str] = "features"
+
+    def __post_init__(self):
+        if self.dim < 1 or not self.extractor:
+            raise ValueError(f"descriptors need a dimension and the database's extractor, got {self.dim}, {self.extractor!r}")
+
+    def output_shape(self, input_shape, scale=None):
+        return (input_shape[0], self.dim)
+
+    def _forward(self, model, x, scale):
+        return model(x)
+
+
+@dataclass(frozen=True)
 class ScoreDistribution(ModelIO):
     scores: tuple[float, ...] = tuple(float(s) for s in range(1, 11))  # NIMA: 1..10
     kind: ClassVar[str] = "score_distribution"
@@ -152,4 +172,4 @@ class ScoreDistribution(ModelIO):
         return model(x)  # a judge like NIMAHead already returns the distribution
 
 
-KINDS: dict[str, type[ModelIO]] = {c.kind: c for c in (Images, ClassScores, Features, ScoreDistribution)}
+KINDS: dict[str, type[ModelIO]] = {c.kind: c for c in (Images, ClassScores, Features, Descriptors, ScoreDistribution)}

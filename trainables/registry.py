@@ -47,6 +47,7 @@ SCHEMES: MutableMapping[str, Scheme] = _Schemes({
     "nima_sr": "trainables.nima_sr:SCHEME",
     "fsr_gan": "trainables.fsr_gan:SCHEME",
     "fidelity": "trainables.fidelity:SCHEME",
+    "qair_features": "trainables.qair_features:SCHEME",
 })
 
 

@@ -248,7 +248,7 @@ def test_sr_and_joint_settings_that_mean_nothing_are_one_line_errors():
     from trainables.qair_joint import Config as JointConfig
     from trainables.qair_sr import Config as SrConfig
 
-    with pytest.raises(UserInputError, match="qair_sr takes no sigma"):
+    with pytest.raises(UserInputError, match="super-resolution takes no sigma"):
         SrConfig.from_dict({"sigma": 30})
     with pytest.raises(UserInputError, match="multiple of scale"):
         SrConfig.from_dict({"patch": 50})

@@ -104,6 +104,8 @@ def test_the_model_returns_what_its_scheme_declares(name, two_epochs):
             assert out.min() >= 0 and out.max() <= 1
         if io.returns == "scores":
             assert torch.allclose(out.sum(dim=1), torch.ones(2), atol=1e-5)
+        if io.kind == "descriptors":
+            assert torch.allclose(out.norm(dim=1), torch.ones(2), atol=1e-5)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -22,6 +22,11 @@ from torch import nn
 from trainables.models.pooling import gem
 
 
+def grey(x: torch.Tensor) -> torch.Tensor:
+    """Luminance in all three channels: the (N, 3, H, W) input a grey descriptor's trunk takes."""
+    return x.mean(1, keepdim=True).expand(-1, 3, -1, -1)
+
+
 class LandmarkDescriptor(nn.Module):
     def __init__(self, dim: int = 1024, num_classes: int = 10, widths: tuple[int, ...] = (32, 64, 128, 128),
                  grayscale: bool = False, dropout: float = 0.5):
@@ -38,9 +43,7 @@ class LandmarkDescriptor(nn.Module):
 
     def conv_map(self, x: torch.Tensor) -> torch.Tensor:
         """[0, 1] RGB (N, 3, H, W) → the last conv map (N, C, h, w)."""
-        if self.grayscale:
-            x = x.mean(1, keepdim=True).expand(-1, 3, -1, -1)
-        return self.trunk(x)
+        return self.trunk(grey(x) if self.grayscale else x)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """[0, 1] RGB (N, 3, H, W) → fc7 activations (N, dim)."""
@@ -49,3 +52,24 @@ class LandmarkDescriptor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.features(x)))
+
+
+class EnhancedQueryDescriptor(nn.Module):
+    """A query's retrieval descriptor after enhancement (seed 000 §5, Fig. 7): the enhancer, then a
+    grey descriptor's conv ``trunk``, GeM, L2 normalisation: [0, 1] RGB (N, 3, H, W) → (N, C).
+
+    Feature adaptation (``qair_features``) fine-tunes ``trunk`` for queries only: the database
+    keeps the original trunk's descriptors, which is why Eq. 4 holds the conv map near the
+    original one. Unlike ``CnnBackend.describe``, nothing is resized first (embedded queries
+    are under its 512-pixel cap)."""
+
+    def __init__(self, enhancer: nn.Module, trunk: nn.Module, gem_p: float = 3.0):
+        super().__init__()
+        self.enhancer, self.trunk, self.gem_p = enhancer, trunk, gem_p
+
+    def conv_map(self, enhanced: torch.Tensor) -> torch.Tensor:
+        """The trunk's conv map of an already enhanced image (what the feature QA net judges)."""
+        return self.trunk(grey(enhanced))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(gem(self.conv_map(self.enhancer(x).clamp(0, 1)), self.gem_p), dim=1)

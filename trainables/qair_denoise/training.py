@@ -65,10 +65,12 @@ def evaluate(config: Config, model: torch.nn.Module, rset, backend, indices: lis
     return {"map": float(np.nanmean(aps)), "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims))}
 
 
-def baseline_metrics(config: Config, rset, splits: list[Split], labels_dirs: list[Path], qair_metrics: list[dict]) -> dict[str, float]:
-    """Constant rows of Table 3 (8) and Table 1, as means over the splits of per-split means, and per split."""
+def baseline_metrics(config: Config, rset, splits: list[Split], labels_dirs: list[Path], judge_metrics: list[dict],
+                     judge: str = "qair") -> dict[str, float]:
+    """Constant rows of Table 3 (8) and Table 1, as means over the splits of per-split means, and per
+    split; the judge's figures as ``{judge}_mae…`` (``qair``, or ``fqa``: the feature QA net)."""
     rows: dict[str, list[float]] = {}
-    for split, labels_dir, head_metrics in zip(splits, labels_dirs, qair_metrics):
+    for split, labels_dir, head_metrics in zip(splits, labels_dirs, judge_metrics):
         per_query = json.loads((labels_dir / "baselines.json").read_text())
         for part, names in (("test", split.test), ("val", split.val)):
             queries = [rset.qimlist[i] for i in query_indices(rset, names)]
@@ -79,10 +81,8 @@ def baseline_metrics(config: Config, rset, splits: list[Split], labels_dirs: lis
                 for m in measured:
                     name = f"{part}_{'map' if m == 'ap' else m}_{method}"
                     rows.setdefault(name, []).append(float(np.nanmean([per_query[q][method][m] for q in queries])))
-        rows.setdefault("qair_mae", []).append(head_metrics["mae"])
-        rows.setdefault("qair_mae_denoised", []).append(head_metrics["mae_denoised"])
-        for ref in ("constant", "per_version", "landmark_oracle"):  # what the head's MAE is read against
-            rows.setdefault(f"qair_mae_{ref}", []).append(head_metrics[f"mae_{ref}"])
+        for figure in ("", "_denoised", "_constant", "_per_version", "_landmark_oracle"):  # the last three: what
+            rows.setdefault(f"{judge}_mae{figure}", []).append(head_metrics[f"mae{figure}"])  # its MAE is read against
     if config.TASK == "joint":  # Table 9's "Noisy/LR" and "NN": both test versions of a query together
         for part in ("test", "val"):
             for m in ("map", "psnr", "ssim"):

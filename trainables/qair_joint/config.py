@@ -9,6 +9,7 @@ from typing import ClassVar
 from trainables.errors import UserInputError
 from trainables.qair_denoise.config import SMOKE as DENOISE_SMOKE
 from trainables.qair_denoise.config import Config as DenoiseConfig
+from trainables.qair_sr.config import check_scale
 
 
 @dataclass
@@ -24,8 +25,7 @@ class Config(DenoiseConfig):
         super().__post_init__()
         if not self.sr_factors or any(f <= 1 for f in self.sr_factors):
             raise UserInputError(f"sr_factors must be downscaling factors above 1, got {self.sr_factors}")
-        if self.scale < 2:
-            raise UserInputError(f"scale must be an integer >= 2, got {self.scale}")
+        check_scale(self.scale)
 
 
 SMOKE = dict(DENOISE_SMOKE)

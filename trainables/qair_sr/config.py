@@ -18,15 +18,25 @@ class Config(DenoiseConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.scale < 2:
-            raise UserInputError(f"scale must be an integer >= 2, got {self.scale}")
-        if self.patch % self.scale:
-            raise UserInputError(f"patch ({self.patch}) must be a multiple of scale ({self.scale})")
-        # the noise settings of qair_denoise mean nothing here: say so instead of ignoring them
-        unused = DenoiseConfig()
-        for name in ("sigma", "sigma_max", "classical"):
-            if getattr(self, name) != getattr(unused, name):
-                raise UserInputError(f"qair_sr takes no {name} (a qair_denoise setting): the input is the ×{self.scale} smaller query")
+        check_sr(self)
+
+
+def check_scale(scale: int) -> None:
+    if scale < 2:
+        raise UserInputError(f"scale must be an integer >= 2, got {scale}")
+
+
+def check_sr(config: DenoiseConfig) -> None:
+    """The SR enhancer's settings: a scale that divides the patch, and no noise settings (they
+    would mean nothing: say so instead of ignoring them)."""
+    check_scale(config.scale)
+    if config.patch % config.scale:
+        raise UserInputError(f"patch ({config.patch}) must be a multiple of scale ({config.scale})")
+    unused = DenoiseConfig()
+    for name in ("sigma", "sigma_max", "classical"):
+        if getattr(config, name) != getattr(unused, name):
+            raise UserInputError(f"super-resolution takes no {name} (a denoising setting): the input is the "
+                                 f"×{config.scale} smaller query")
 
 
 # qair_denoise's smoke sizes: the patch (32) is already a multiple of 4

@@ -51,6 +51,13 @@ class CnnBackend:
     def set_database(self, features: np.ndarray) -> None:
         self._db = np.asarray(features, np.float32)
 
+    def with_trunk(self, trunk: nn.Module) -> "CnnBackend":
+        """The same database descriptors, queries described by another ``trunk`` (seed 000 §5:
+        tweaked query features ranked against the original index)."""
+        other = CnnBackend(trunk, self.pooling, self.gem_p, self.max_side, self.device)
+        other.set_database(self._db)
+        return other
+
     def scores(self, query_image: np.ndarray, positives=None, junk=None) -> np.ndarray:
         """Similarity to every database image; ``positives``/``junk`` (the local-feature backends'
         hint for skipping RANSAC) change nothing here, so any backend answers one call."""

@@ -1,0 +1,75 @@
+"""The one stage ``qair_features`` adds to the qair stages it shares (pretrained enhancer,
+descriptor, per-split CNN AP labels): ``FEATURE_QA``, the feature QA net of one split (seed 000
+§5.2, Fig. 8), trained with MAE on the conv maps of the split's training landmarks' labelled
+images (every distorted version of ``qair-labels``, with its true CNN AP)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainables.data.landmark_splits import Split
+from trainables.models import QAIRHead
+from trainables.qair_denoise.stages import DESCRIPTOR, LABELS, read_labels, reference_maes
+from trainables.stages import Stage
+
+
+def _fqa_key(config, split: Split) -> dict:
+    return {"labels": LABELS.full_key(config, split), "train": split.train, "test": split.test, "steps": config.fqa_steps,
+            "lr": config.fqa_lr, "batch": config.fqa_batch_size, "seed": config.seed}
+
+
+@torch.no_grad()
+def pooled_maps(descriptor, images: list[torch.Tensor], device) -> torch.Tensor:
+    """Each uint8 (3, H, W) image's conv map, average-pooled to (N, C, 1, 1): what the feature QA
+    net's first FC layer sees, so its 3000 steps need one pass of the trunk, not one per step."""
+    return torch.stack([descriptor.conv_map(img[None].to(device).float().div(255)).mean(dim=(2, 3), keepdim=True)[0]
+                        for img in images])
+
+
+def _build_fqa(out: Path, config, split: Split, *, device, progress) -> None:
+    """``fqa.pt`` and ``metrics.json``: image-level MAE on the test landmarks, beside the MAE of
+    judges that look at nothing (``reference_maes``)."""
+    folder = LABELS.ensure(config, split, device=device, progress=progress)
+    descriptor = DESCRIPTOR.get(config, split, device=device, progress=progress)
+    rows, images = read_labels(folder, split.train)
+    maps = pooled_maps(descriptor, images, device)
+    targets = torch.tensor([r["ap"] for r in rows], dtype=torch.float32, device=device)
+    torch.manual_seed(config.seed + 1000 * split.index)
+    fqa = QAIRHead(backbone=None, in_channels=maps.shape[1]).to(device)
+    opt = torch.optim.Adam(fqa.parameters(), lr=config.fqa_lr)
+    gen = torch.Generator().manual_seed(config.seed + 1000 * split.index)
+    for _ in range(config.fqa_steps):
+        idx = torch.randint(len(rows), (config.fqa_batch_size,), generator=gen).to(device)
+        loss = (fqa(maps[idx]) - targets[idx]).abs().mean()  # MAE, as the image judge's Eq. 2
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    fqa.eval()
+    test_rows, test_images = read_labels(folder, split.test)
+    with torch.no_grad():
+        predicted = fqa(pooled_maps(descriptor, test_images, device)).cpu().numpy()
+    errors = np.abs(predicted - np.array([r["ap"] for r in test_rows]))
+    enhanced = [e for e, r in zip(errors, test_rows) if r["version"].startswith("nn")]
+    metrics = {"mae": float(errors.mean()), "mae_denoised": float(np.mean(enhanced)), "last_train_loss": loss.item(),
+               **reference_maes(rows, test_rows)}
+    if progress:
+        progress(f"feature QA split {split.index}: test MAE {metrics['mae']:.3f} (enhanced only {metrics['mae_denoised']:.3f}; "
+                 f"constant {metrics['mae_constant']:.3f}, landmark oracle {metrics['mae_landmark_oracle']:.3f})")
+    torch.save(fqa.state_dict(), out / "fqa.pt")
+    (out / "metrics.json").write_text(json.dumps(metrics))
+
+
+def _load_fqa(folder: Path, config, split: Split, *, device) -> tuple[QAIRHead, dict]:
+    """The frozen feature QA net (eval mode, no grad) and its test MAE figures."""
+    saved = torch.load(folder / "fqa.pt", map_location="cpu", weights_only=True)
+    fqa = QAIRHead(backbone=None, in_channels=saved["fc.0.weight"].shape[1])
+    fqa.load_state_dict(saved)
+    return fqa.to(device).eval().requires_grad_(False), json.loads((folder / "metrics.json").read_text())
+
+
+FEATURE_QA = Stage("qair-feature-qa", version=1, key=_fqa_key, build=_build_fqa, load=_load_fqa,
+                   tag=lambda split: f"s{split.index}")
