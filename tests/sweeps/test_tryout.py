@@ -32,11 +32,12 @@ def catalog(tmp_path_factory):
 
 
 def register_toys(uri, root) -> None:
-    """Each toy logged and registered as ``promote`` does it: tagged with its io, alias champion."""
+    """Each toy logged and registered as ``promote`` does it: tagged with its io, alias champion; and
+    qair_features' model untrained (a real scheme whose model needs no stage to be built)."""
     mlflow.set_experiment(experiment_name="toys")
     client = mlflow.MlflowClient(uri)
-    for name in ("toy_multiscale", "toy_classify", "toy_judge", "toy_features"):
-        scheme, folder = TOYS[name], root / name
+    for name in ("toy_multiscale", "toy_classify", "toy_judge", "toy_features", "qair_features"):
+        scheme, folder = TOYS.get(name) or SCHEMES[name], root / name
         folder.mkdir()
         config = scheme.Config.from_dict(scheme.smoke)
         torch.save(scheme.build_model(config).state_dict(), folder / MODEL_FILE)
@@ -55,7 +56,7 @@ def photo() -> np.ndarray:
 
 def test_catalog_lists_versions_aliases_and_links(catalog):
     models = {m["name"]: m for m in catalog.models()}
-    assert set(models) == {"toy_multiscale", "toy_classify", "toy_judge", "toy_features"}
+    assert set(models) == {"toy_multiscale", "toy_classify", "toy_judge", "toy_features", "qair_features"}
     version = models["toy_classify"]["versions"][0]
     assert version["aliases"] == ["champion"] and version["io"]["kind"] == "class_scores"
     assert version["links"]["model_version"] == "http://127.0.0.1:5000/#/models/toy_classify/versions/1"
@@ -90,6 +91,14 @@ def test_classifier_shows_top_classes_and_a_judge_scores_every_panel(catalog):
 def test_feature_models_cannot_be_tried_on_an_image(catalog):
     with pytest.raises(UserInputError, match="takes features from toy extractor, not images"):
         try_model(catalog.load("toy_features", "champion"), photo(), Degradation(), degrade=False)
+
+
+def test_a_descriptor_model_shows_how_far_the_degradation_moves_the_descriptor(catalog):
+    result = try_model(catalog.load("qair_features", "champion"), photo(), Degradation(noise_sigma=50), degrade=True)
+    key = "descriptor cosine to the first panel's"
+    assert [p["title"] for p in result["panels"]] == ["reference (your upload)", "input (degraded here)"]
+    assert result["panels"][0]["scores"][key] == pytest.approx(1.0, abs=1e-4)  # unit descriptors
+    assert -1 <= result["panels"][1]["scores"][key] < 1
 
 
 def test_classical_baselines_undo_what_was_applied():
