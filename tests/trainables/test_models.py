@@ -194,7 +194,7 @@ def test_inception_has_no_aux_head():
 
 
 def test_feature_extractor_channels():
-    for name in ("mnasnet1_0", "small"):
+    for name in ("mnasnet1_0", "vgg19", "small"):
         trunk = feature_extractor(name).eval()
         with torch.no_grad():
             assert trunk(torch.rand(1, 3, 64, 64)).shape[1] == trunk.out_channels

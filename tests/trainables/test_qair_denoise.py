@@ -209,8 +209,23 @@ def test_cnn_backend_trains_a_descriptor_labels_and_judge_per_split():
     assert aps["labels_s0"].keys() == aps["labels_s1"].keys() and aps["labels_s0"] != aps["labels_s1"]
     m = train_once(smoke(local_feature="cnn", splits=(0, 1), epochs=1))[0]
     assert m["test_map_nn_s0"] != m["test_map_nn_s1"] and 0 <= m["test_map"] <= 1
-    with pytest.raises(UserInputError, match="VGG-19"):
+
+
+
+def test_cnn_retrieval_on_real_data_is_vgg19_for_every_split(tmp_path, monkeypatch):
+    """§6.6 on ROxford/RParis: VGG-19 with local ImageNet weights, one AP label set for every split;
+    a missing weights file is one line before any work."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(UserInputError, match="pretrained weights for 'vgg19' not found at .*vgg19-dcbb9e9d.pth"):
         smoke(local_feature="cnn", dataset="roxford5k", data_root="/nowhere")
+    weights = tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
+    weights.parent.mkdir(parents=True)
+    weights.touch()  # only its presence and name are read here; retrieval_cnn would load it
+    config = smoke(local_feature="cnn", dataset="roxford5k", data_root="/nowhere")
+    split = landmark_splits.Split(0, ("a",), ("b",), ("c",))
+    assert st.labels_split(config, split) is None and st.labels_stage_name(config, split) == "labels"
+    key = st.LABELS.full_key(config)
+    assert key["cnn"] == "vgg19" and key["weights"] == "vgg19-dcbb9e9d.pth" and "descriptor" not in key
 
 
 def test_the_joint_network_is_given_noisy_or_upsampled_small_images_at_even_odds():

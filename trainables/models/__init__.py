@@ -15,7 +15,7 @@ from trainables.errors import UserInputError
 from trainables.models.backbones import (BACKBONES, ImageNetNormalize, SplitClassifier, build_backbone,
                                          check_weights, feature_extractor)
 from trainables.models.classifiers import SmallInception, SmallResNet, SmallVGG
-from trainables.models.descriptor import EnhancedQueryDescriptor, LandmarkDescriptor
+from trainables.models.descriptor import DescriptorConvMap, EnhancedQueryDescriptor, LandmarkDescriptor
 from trainables.models.dncnn import BicubicDnCNN, DnCNN
 from trainables.models.edsr import EDSR, MDSR
 from trainables.models.fsr import FSRCritic, FSRGenerator
@@ -55,5 +55,5 @@ def build_model(name: str, **kwargs) -> nn.Module:
 __all__ = [
     "MODELS", "build_model", "BACKBONES", "build_backbone", "feature_extractor", "SplitClassifier", "check_weights",
     "ImageNetNormalize", "DnCNN", "BicubicDnCNN", "QAIRHead", "EDSR", "MDSR", "QRNet", "FSRGenerator",
-    "FSRCritic", "LandmarkDescriptor", "EnhancedQueryDescriptor", "NIMAHead", "SmallVGG", "SmallResNet", "SmallInception",
+    "FSRCritic", "LandmarkDescriptor", "DescriptorConvMap", "EnhancedQueryDescriptor", "NIMAHead", "SmallVGG", "SmallResNet", "SmallInception",
 ]

@@ -22,6 +22,7 @@ from trainables.errors import UserInputError
 # its file name. Looked up when needed: importing torchvision.models costs a trial worker ~1 s.
 _TORCHVISION = {
     "vgg16": ("vgg16", "VGG16_Weights"),
+    "vgg19": ("vgg19", "VGG19_Weights"),  # seed 000 §6.6: CNN retrieval pools its last conv map
     "resnet50": ("resnet50", "ResNet50_Weights"),
     "inception_v3": ("inception_v3", "Inception_V3_Weights"),
     "mnasnet1_0": ("mnasnet1_0", "MNASNet1_0_Weights"),
@@ -30,7 +31,7 @@ _TORCHVISION = {
 }
 BACKBONES = tuple(_TORCHVISION)
 # The final FC layer that num_classes re-creates.
-_HEAD = {"vgg16": "classifier.6", "resnet50": "fc", "inception_v3": "fc",
+_HEAD = {"vgg16": "classifier.6", "vgg19": "classifier.6", "resnet50": "fc", "inception_v3": "fc",
          "mnasnet1_0": "classifier.1", "alexnet": "classifier.6", "googlenet": "fc"}
 # Google's Inception weights expect (x - 0.5) / 0.5, which torchvision's transform_input makes
 # out of ImageNet-normalised input.
@@ -135,7 +136,7 @@ def feature_extractor(name: str, weights_path: str | os.PathLike | None = None,
 
     ``name`` is one of ``BACKBONES`` or ``"small"`` (``SmallTrunk``, random init). The result
     carries ``out_channels``. The trunk includes input normalisation. For vgg16 the last
-    max-pool is dropped, the usual choice for retrieval descriptors (Radenović et al.'s
+    max-pool is dropped (vgg19 too), the usual choice for retrieval descriptors (Radenović et al.'s
     cnnimageretrieval), which keeps twice the spatial resolution for MAC/GeM pooling.
     """
     if name == "small":
@@ -146,8 +147,8 @@ def feature_extractor(name: str, weights_path: str | os.PathLike | None = None,
         raise UserInputError(f"backbone {name!r} takes RGB input; got in_channels={in_channels}")
     model = build_backbone(name, weights_path=weights_path, pretrained=pretrained)
     mean, std = IMAGENET_MEAN, IMAGENET_STD
-    if name in ("vgg16", "alexnet"):
-        body, c = list(model.features)[:-1], {"vgg16": 512, "alexnet": 256}[name]
+    if name in ("vgg16", "vgg19", "alexnet"):
+        body, c = list(model.features)[:-1], {"vgg16": 512, "vgg19": 512, "alexnet": 256}[name]
     elif name == "resnet50":
         body, c = list(model.children())[:-2], 2048
     elif name == "mnasnet1_0":

@@ -54,22 +54,35 @@ class LandmarkDescriptor(nn.Module):
         return self.classifier(self.dropout(self.features(x)))
 
 
+class DescriptorConvMap(nn.Module):
+    """A grey descriptor's conv ``trunk`` as a module of its own: [0, 1] RGB (N, 3, H, W) → its last
+    conv map, what ``CnnBackend`` pools and feature adaptation tunes. Without fc6, fc7 and the
+    classifier, whose size depends on the training views, so the architecture is known up front."""
+
+    def __init__(self, trunk: nn.Module):
+        super().__init__()
+        self.trunk = trunk
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(grey(x))
+
+
 class EnhancedQueryDescriptor(nn.Module):
     """A query's retrieval descriptor after enhancement (seed 000 §5, Fig. 7): the enhancer, then a
-    grey descriptor's conv ``trunk``, GeM, L2 normalisation: [0, 1] RGB (N, 3, H, W) → (N, C).
+    conv map (``DescriptorConvMap``, or VGG-19's trunk on real data), GeM, L2 normalisation:
+    [0, 1] RGB (N, 3, H, W) → (N, C).
 
-    Feature adaptation (``qair_features``) fine-tunes ``trunk`` for queries only: the database
-    keeps the original trunk's descriptors, which is why Eq. 4 holds the conv map near the
-    original one. Unlike ``CnnBackend.describe``, nothing is resized first (embedded queries
-    are under its 512-pixel cap)."""
+    Feature adaptation (``qair_features``) fine-tunes ``conv`` for queries only: the database
+    keeps the original conv map's descriptors, which is why Eq. 4 holds the map near the
+    original one. Unlike ``CnnBackend.describe``, nothing is resized first."""
 
-    def __init__(self, enhancer: nn.Module, trunk: nn.Module, gem_p: float = 3.0):
+    def __init__(self, enhancer: nn.Module, conv: nn.Module, gem_p: float = 3.0):
         super().__init__()
-        self.enhancer, self.trunk, self.gem_p = enhancer, trunk, gem_p
+        self.enhancer, self.conv, self.gem_p = enhancer, conv, gem_p
 
     def conv_map(self, enhanced: torch.Tensor) -> torch.Tensor:
-        """The trunk's conv map of an already enhanced image (what the feature QA net judges)."""
-        return self.trunk(grey(enhanced))
+        """The conv map of an already enhanced image (what the feature QA net judges)."""
+        return self.conv(enhanced)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(gem(self.conv_map(self.enhancer(x).clamp(0, 1)), self.gem_p), dim=1)

@@ -8,6 +8,7 @@ from typing import ClassVar
 from trainables.contract import SchemeConfig
 from trainables.data import embedded_landmarks
 from trainables.errors import UserInputError
+from trainables.models import check_weights
 from trainables.qair_denoise.data import REAL, bm3d_module
 from trainables.retrieval import SiftConfig
 
@@ -54,9 +55,11 @@ class Config(SchemeConfig):
     n_folds: int = 5  # test folds over the non-validation landmarks
     splits: tuple[int, ...] = (0, 1, 2)  # which folds this trial runs (metrics: mean over them)
     # the retrieval system: "sift" (the paper's), "orb" (§6.5, instead of SURF) or "cnn" (§6.6, Table 7:
-    # GeM of a CNN's last conv map; offline the embedded landmark descriptor, trained per split on
-    # the split's training landmarks, so labels and judge are per split too)
+    # GeM of a CNN's last conv map; on embedded-landmarks the embedded landmark descriptor, trained per
+    # split on the split's training landmarks, so labels and judge are per split too; on
+    # roxford5k/rparis6k VGG-19 with ImageNet weights read from cnn_weights)
     local_feature: str = "sift"
+    cnn_weights: str | None = None  # default: $TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth (torchvision's name)
     sift_features: int = SiftConfig().n_features  # keypoints per image, either feature
     descriptor_steps: int = 900  # local_feature "cnn": the embedded descriptor's training (fsr_gan's recipe)
     descriptor_input: int = 192
@@ -71,8 +74,7 @@ class Config(SchemeConfig):
         if self.local_feature not in ("sift", "orb", "cnn"):
             raise UserInputError(f"local_feature must be 'sift', 'orb' or 'cnn', got {self.local_feature!r}")
         if self.local_feature == "cnn" and self.dataset != embedded_landmarks.NAME:
-            raise UserInputError(f"local_feature 'cnn' on {self.dataset!r} needs pretrained VGG-19 weights, which this "
-                                 "scheme does not read yet; it runs on embedded-landmarks (a descriptor trained here)")
+            check_weights("vgg19", self.cnn_weights)  # fail before any work when VGG-19's file is missing
         if self.classical == "bm3d":
             bm3d_module()  # fail before any work if the optional extra is missing
         elif self.classical != "nlm":

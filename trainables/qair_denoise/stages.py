@@ -30,14 +30,14 @@ import torch
 from trainables.data.degradations import bicubic_degrade, gaussian_blur, imresize, quantise
 from trainables.data.image_files import read_rgb, to_tensor, to_uint8
 from trainables.metrics import psnr, ssim
-from trainables.models import BicubicDnCNN, DnCNN, QAIRHead
+from trainables.data import embedded_landmarks
+from trainables.models import BicubicDnCNN, DescriptorConvMap, DnCNN, QAIRHead, check_weights, feature_extractor
 from trainables.data.landmark_splits import Split, landmark_of, train_views
 from trainables.qair_denoise.data import (classical_denoise, dataset_key, degrade, draw_sigma, enhance, load_dataset,
                                           local_feature_backend, noisy, query_ap, random_patches,
                                           uint8_chw, upsampled_small, write_png)
 from trainables.retrieval import CnnBackend, index_database
-from trainables.retrieval.landmark_descriptor import (DescriptorConvMap, DescriptorRecipe, load_descriptor, save_descriptor,
-                                                       train_descriptor)
+from trainables.retrieval.landmark_descriptor import DescriptorRecipe, load_descriptor, save_descriptor, train_descriptor
 from trainables.stages import Stage
 from trainables.threads import thread_map
 
@@ -133,17 +133,25 @@ DESCRIPTOR = Stage("qair-descriptor", version=1, key=_descriptor_key, build=_bui
 
 
 def labels_split(config, split: Split) -> Split | None:
-    """The split the AP labels depend on: the CNN backend's (trained per split), else none."""
-    return split if config.local_feature == "cnn" else None
+    """The split the AP labels depend on: the embedded CNN backend's (trained per split), else none
+    (SIFT, ORB, and VGG-19 on real data serve every split)."""
+    return split if config.local_feature == "cnn" and config.dataset == embedded_landmarks.NAME else None
+
+
+def retrieval_cnn(config, split: Split | None, *, device, progress=None) -> torch.nn.Module:
+    """The frozen conv map the CNN backend pools: the split's trained embedded descriptor's, or on
+    real data VGG-19's last conv map (ImageNet weights from ``cnn_weights``, §6.6)."""
+    if split is None:
+        return feature_extractor("vgg19", weights_path=config.cnn_weights, pretrained=True).to(device).eval().requires_grad_(False)
+    return DescriptorConvMap(DESCRIPTOR.get(config, split, device=device, progress=progress).trunk)
 
 
 def retrieval_backend(config, rset, split: Split | None, *, device, progress=None):
-    """The backend AP is measured with: SIFT or ORB (one for every split), or GeM of the split's
-    trained descriptor's last conv map (``split`` from ``labels_split``)."""
+    """The backend AP is measured with: SIFT or ORB (one for every split), or GeM of a CNN's last
+    conv map (``retrieval_cnn``; ``split`` from ``labels_split``)."""
     if config.local_feature != "cnn":
         return local_feature_backend(config, rset, progress)
-    net = DESCRIPTOR.get(config, split, device=device, progress=progress)
-    backend = CnnBackend(DescriptorConvMap(net), pooling="gem", device=device)
+    backend = CnnBackend(retrieval_cnn(config, split, device=device, progress=progress), pooling="gem", device=device)
     index_database(backend, rset, progress)  # keyed by the weights: each split's own file
     return backend
 
@@ -158,7 +166,9 @@ def _labels_key(config, split: Split | None = None) -> dict:
             **({"classical": config.classical} if config.TASK == "denoise" else {}),
             # SIFT's keys stay as they were before ORB existed, so built SIFT labels are found again
             **({"local_feature": config.local_feature} if config.local_feature != "sift" else {}),
-            **({"descriptor": DESCRIPTOR.full_key(config, split)} if split else {})}
+            **({"descriptor": DESCRIPTOR.full_key(config, split)} if split else {}),
+            **({"cnn": "vgg19", "weights": check_weights("vgg19", config.cnn_weights).name}
+               if config.local_feature == "cnn" and not split else {})}
 
 
 def _build_labels(out: Path, config, split: Split | None = None, *, device, progress) -> None:

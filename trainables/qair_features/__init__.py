@@ -9,6 +9,7 @@
 """
 
 from trainables.contract import Scheme
+from trainables.data import embedded_landmarks
 from trainables.model_io import Descriptors
 from trainables.qair_features.config import SMOKE, Config
 from trainables.qair_features.tables import table
@@ -17,9 +18,12 @@ from trainables.qair_features.training import build_model, feature_loss, prepare
 
 def _model_io(config: Config) -> Descriptors:
     enhancer = "DnCNN denoiser" if config.task == "denoise" else f"bicubic ×{config.scale} + DnCNN"
-    return Descriptors(128, f"tasksweep embedded landmark descriptor, untuned (GeM of its last conv map, L2-normalised; "
-                            f"a stand-in for VGG-19, trained on the training landmarks of split {config.splits[0]}); "
-                            f"this model's queries go through the {enhancer} and the tuned trunk")
+    if config.dataset == embedded_landmarks.NAME:
+        return Descriptors(128, f"tasksweep embedded landmark descriptor, untuned (GeM of its last conv map, L2-normalised; "
+                                f"a stand-in for VGG-19, trained on the training landmarks of split {config.splits[0]}); "
+                                f"this model's queries go through the {enhancer} and the tuned conv map")
+    return Descriptors(512, f"VGG-19 with ImageNet weights, untuned (GeM of its last conv map, L2-normalised); this "
+                            f"model's queries go through the {enhancer} and the tuned conv map")
 
 
 SCHEME = Scheme(

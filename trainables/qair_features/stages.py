@@ -1,7 +1,7 @@
 """The one stage ``qair_features`` adds to the qair stages it shares (pretrained enhancer,
-descriptor, per-split CNN AP labels): ``FEATURE_QA``, the feature QA net of one split (seed 000
-§5.2, Fig. 8), trained with MAE on the conv maps of the split's training landmarks' labelled
-images (every distorted version of ``qair-labels``, with its true CNN AP)."""
+descriptor, CNN AP labels): ``FEATURE_QA``, the feature QA net of one split (seed 000 §5.2,
+Fig. 8), trained with MAE on the conv maps of the split's training landmarks' labelled images
+(every distorted version of ``qair-labels``, with its true CNN AP)."""
 
 from __future__ import annotations
 
@@ -13,30 +13,29 @@ import torch
 
 from trainables.data.landmark_splits import Split
 from trainables.models import QAIRHead
-from trainables.qair_denoise.stages import DESCRIPTOR, LABELS, read_labels, reference_maes
+from trainables.qair_denoise.stages import LABELS, labels_split, read_labels, reference_maes, retrieval_cnn
 from trainables.stages import Stage
 
 
 def _fqa_key(config, split: Split) -> dict:
-    return {"labels": LABELS.full_key(config, split), "train": split.train, "test": split.test, "steps": config.fqa_steps,
+    return {"labels": LABELS.full_key(config, labels_split(config, split)), "train": split.train, "test": split.test, "steps": config.fqa_steps,
             "lr": config.fqa_lr, "batch": config.fqa_batch_size, "seed": config.seed}
 
 
 @torch.no_grad()
-def pooled_maps(descriptor, images: list[torch.Tensor], device) -> torch.Tensor:
+def pooled_maps(conv, images: list[torch.Tensor], device) -> torch.Tensor:
     """Each uint8 (3, H, W) image's conv map, average-pooled to (N, C, 1, 1): what the feature QA
-    net's first FC layer sees, so its 3000 steps need one pass of the trunk, not one per step."""
-    return torch.stack([descriptor.conv_map(img[None].to(device).float().div(255)).mean(dim=(2, 3), keepdim=True)[0]
-                        for img in images])
+    net's first FC layer sees, so its 3000 steps need one pass of the CNN, not one per step."""
+    return torch.stack([conv(img[None].to(device).float().div(255)).mean(dim=(2, 3), keepdim=True)[0] for img in images])
 
 
 def _build_fqa(out: Path, config, split: Split, *, device, progress) -> None:
     """``fqa.pt`` and ``metrics.json``: image-level MAE on the test landmarks, beside the MAE of
     judges that look at nothing (``reference_maes``)."""
-    folder = LABELS.ensure(config, split, device=device, progress=progress)
-    descriptor = DESCRIPTOR.get(config, split, device=device, progress=progress)
+    folder = LABELS.ensure(config, labels_split(config, split), device=device, progress=progress)
+    conv = retrieval_cnn(config, labels_split(config, split), device=device, progress=progress)
     rows, images = read_labels(folder, split.train)
-    maps = pooled_maps(descriptor, images, device)
+    maps = pooled_maps(conv, images, device)
     targets = torch.tensor([r["ap"] for r in rows], dtype=torch.float32, device=device)
     torch.manual_seed(config.seed + 1000 * split.index)
     fqa = QAIRHead(backbone=None, in_channels=maps.shape[1]).to(device)
@@ -51,7 +50,7 @@ def _build_fqa(out: Path, config, split: Split, *, device, progress) -> None:
     fqa.eval()
     test_rows, test_images = read_labels(folder, split.test)
     with torch.no_grad():
-        predicted = fqa(pooled_maps(descriptor, test_images, device)).cpu().numpy()
+        predicted = fqa(pooled_maps(conv, test_images, device)).cpu().numpy()
     errors = np.abs(predicted - np.array([r["ap"] for r in test_rows]))
     enhanced = [e for e, r in zip(errors, test_rows) if r["version"].startswith("nn")]
     metrics = {"mae": float(errors.mean()), "mae_denoised": float(np.mean(enhanced)), "last_train_loss": loss.item(),

@@ -4,9 +4,10 @@ enhanced queries with a frozen feature QA net.
     loss = (1 − FQA(trunk′(E(degraded)))).mean() + λ · MSE(trunk′(E(degraded)), trunk(E(degraded)))   (Eq. 4)
 
 E is the MSE-trained enhancer ("NN", the shared ``qair-pretrain`` stage), fixed; trunk is the
-CNN backend's descriptor trunk (``qair-descriptor``, trained on the split's training landmarks),
-trunk′ its copy being tuned. The database keeps trunk's descriptors: only queries are described
-by trunk′, which is why M holds trunk′'s conv map near trunk's. §5 says "fine tune the feature
+CNN backend's conv map (``retrieval_cnn``: the embedded descriptor trained on the split's
+training landmarks, or VGG-19 on real data), trunk′ its copy being tuned. The database keeps
+trunk's descriptors: only queries are described by trunk′, which is why M holds trunk′'s conv
+map near trunk's. §5 says "fine tune the feature
 extraction network" and no more; re-describing the database with trunk′ would be another reading.
 
 The training inputs are the enhanced versions of the training landmarks' queries that the labels
@@ -25,17 +26,18 @@ import torch
 import torch.nn.functional as F
 
 from trainables.contract import Progress, Report, Stages
+from trainables.data import embedded_landmarks
 from trainables.data.image_files import read_rgb
 from trainables.data.landmark_splits import Split, query_indices
 from trainables.loop import Trainees, run_epochs
-from trainables.models import EnhancedQueryDescriptor, LandmarkDescriptor
+from trainables.models import DescriptorConvMap, EnhancedQueryDescriptor, LandmarkDescriptor, feature_extractor
 from trainables.qair_denoise.data import load_dataset, query_ap, splits_of, uint8_chw
-from trainables.qair_denoise.stages import DESCRIPTOR, LABELS, PRETRAIN, labels_stage_name, retrieval_backend
+from trainables.qair_denoise.stages import (LABELS, PRETRAIN, labels_split, labels_stage_name, retrieval_backend,
+                                            retrieval_cnn)
 from trainables.qair_denoise.stages import build_model as build_enhancer
 from trainables.qair_denoise.training import baseline_metrics
 from trainables.qair_features.config import Config
 from trainables.qair_features.stages import FEATURE_QA
-from trainables.retrieval.landmark_descriptor import DescriptorConvMap
 
 
 def feature_loss(ap_pred: torch.Tensor, features: torch.Tensor, original: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,12 +47,11 @@ def feature_loss(ap_pred: torch.Tensor, features: torch.Tensor, original: torch.
 
 
 def build_model(config: Config) -> EnhancedQueryDescriptor:
-    """The registered model, untrained: the enhancer, then the descriptor's conv trunk, GeM."""
-    return EnhancedQueryDescriptor(build_enhancer(config), LandmarkDescriptor(grayscale=True).trunk)
-
-
-def _descriptor_stage_name(split: Split) -> str:
-    return f"descriptor_s{split.index}"
+    """The registered model, untrained: the enhancer, then the CNN's conv map (the embedded
+    descriptor's, or VGG-19's on real data), GeM."""
+    embedded = config.dataset == embedded_landmarks.NAME
+    conv = DescriptorConvMap(LandmarkDescriptor(grayscale=True).trunk) if embedded else feature_extractor("vgg19")
+    return EnhancedQueryDescriptor(build_enhancer(config), conv)
 
 
 def _fqa_stage_name(split: Split) -> str:
@@ -58,11 +59,12 @@ def _fqa_stage_name(split: Split) -> str:
 
 
 def prepare(config: Config, device: torch.device, progress: Progress | None = None) -> Stages:
-    """The enhancer, and per split the descriptor, its AP labels and the feature QA net."""
+    """The enhancer, and per split the AP labels (built with the split's descriptor on embedded
+    data) and the feature QA net."""
     stages = {"pretrain": PRETRAIN.ensure(config, device=device, progress=progress)}
     for split in splits_of(config, load_dataset(config)):
-        stages[_descriptor_stage_name(split)] = DESCRIPTOR.ensure(config, split, device=device, progress=progress)
-        stages[labels_stage_name(config, split)] = LABELS.ensure(config, split, device=device, progress=progress)
+        stages[labels_stage_name(config, split)] = LABELS.ensure(config, labels_split(config, split), device=device,
+                                                                 progress=progress)
         stages[_fqa_stage_name(split)] = FEATURE_QA.ensure(config, split, device=device, progress=progress)
     return stages
 
@@ -73,19 +75,18 @@ class FeatureRun:
 
     def __init__(self, config: Config, rset, split: Split, stages: Stages, device: torch.device):
         self.split, self.device, self.rset = split, device, rset
-        self.labels_dir = LABELS.load(stages[labels_stage_name(config, split)], config, split, device=device)
-        descriptor = DESCRIPTOR.load(stages[_descriptor_stage_name(split)], config, split, device=device)
-        self.original = DescriptorConvMap(descriptor)
+        self.labels_dir = LABELS.load(stages[labels_stage_name(config, split)], config, device=device)
+        self.original = retrieval_cnn(config, labels_split(config, split), device=device)  # frozen
         enhancer = PRETRAIN.load(stages["pretrain"], config, device=device).eval().requires_grad_(False)
-        self.model = EnhancedQueryDescriptor(enhancer, copy.deepcopy(descriptor.trunk).requires_grad_(True))
-        self.opt = torch.optim.SGD(self.model.trunk.parameters(), lr=config.lr, momentum=config.momentum)
+        self.model = EnhancedQueryDescriptor(enhancer, copy.deepcopy(self.original).requires_grad_(True))
+        self.opt = torch.optim.SGD(self.model.conv.parameters(), lr=config.lr, momentum=config.momentum)
         self.gen = torch.Generator().manual_seed(config.seed * 7919 + split.index)
         self.fqa, self.fqa_metrics = FEATURE_QA.load(stages[_fqa_stage_name(split)], config, split, device=device)
         self.enhanced = {i: read_rgb(self.labels_dir / "images" / f"{rset.qimlist[i]}__nn.png")
                          for names in (split.train, split.val, split.test) for i in query_indices(rset, names)}
         self.train_images = torch.stack([uint8_chw(self.enhanced[i]) for i in query_indices(rset, split.train)])
-        # the database stays described by the original trunk; queries go through the tuned one
-        self.backend = retrieval_backend(config, rset, split, device=device).with_trunk(DescriptorConvMap(self.model))
+        # the database stays described by the original conv map; queries go through the tuned one
+        self.backend = retrieval_backend(config, rset, labels_split(config, split), device=device).with_trunk(self.model.conv)
 
     def train_one_epoch(self, config: Config) -> dict[str, float]:
         # BN keeps the descriptor's statistics (eval mode): batches of a few queries would make them noisy,

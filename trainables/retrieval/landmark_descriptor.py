@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from trainables.contract import Progress
 from trainables.data.image_files import to_tensor
@@ -81,14 +80,3 @@ def load_descriptor(path: Path, dim: int, device: torch.device) -> LandmarkDescr
     net = LandmarkDescriptor(dim=dim, num_classes=saved["classes"], grayscale=True)
     net.load_state_dict(saved["state"])
     return net.to(device).eval().requires_grad_(False)
-
-
-class DescriptorConvMap(nn.Module):
-    """A trained descriptor's last conv map of its (grey) input: the trunk ``CnnBackend`` pools."""
-
-    def __init__(self, net: LandmarkDescriptor):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.conv_map(x)
