@@ -84,7 +84,7 @@ class FeatureRun:
         self.fqa, self.fqa_metrics = FEATURE_QA.load(stages[_fqa_stage_name(split)], config, split, device=device)
         self.enhanced = {i: read_rgb(self.labels_dir / "images" / f"{rset.qimlist[i]}__nn.png")
                          for names in (split.train, split.val, split.test) for i in query_indices(rset, names)}
-        self.train_images = torch.stack([uint8_chw(self.enhanced[i]) for i in query_indices(rset, split.train)])
+        self.train_images = [uint8_chw(self.enhanced[i]) for i in query_indices(rset, split.train)]  # whole, any size
         # the database stays described by the original conv map; queries go through the tuned one
         self.backend = retrieval_backend(config, rset, labels_split(config, split), device=device).with_trunk(self.model.conv)
 
@@ -94,19 +94,25 @@ class FeatureRun:
         self.model.eval()
         sums = {"loss": 0.0, "feature_mse": 0.0, "ap_pred": 0.0}
         for _ in range(config.steps_per_epoch):
-            idx = torch.randint(len(self.train_images), (config.batch_size,), generator=self.gen)
-            x = self.train_images[idx].to(self.device).float().div(255)
-            with torch.no_grad():
-                original = self.original(x)
-            features = self.model.conv_map(x)
-            ap_pred = self.fqa(features)
-            loss, m = feature_loss(ap_pred, features, original, config.lam)
+            picks = torch.randint(len(self.train_images), (config.batch_size,), generator=self.gen).tolist()
+            loss, m, ap_pred = (torch.stack(t).mean() for t in zip(*(self._terms(self.train_images[i], config.lam) for i in picks)))
             self.opt.zero_grad()
             (loss / (1 + config.lam)).backward()  # Eq. 4 / (1 + λ): one lr range from λ → 0 to λ → ∞ (qair's Eq. 3 too)
             self.opt.step()
-            for k, v in (("loss", loss), ("feature_mse", m), ("ap_pred", ap_pred.mean())):
+            for k, v in (("loss", loss), ("feature_mse", m), ("ap_pred", ap_pred)):
                 sums[k] += v.item() / config.steps_per_epoch
         return sums
+
+    def _terms(self, image: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Eq. 4's loss, M and the predicted AP of one enhanced query (queries differ in size on
+        real data, so a batch is a mean over images, not one tensor)."""
+        x = image[None].to(self.device).float().div(255)
+        with torch.no_grad():
+            original = self.original(x)
+        features = self.model.conv_map(x)
+        ap_pred = self.fqa(features)
+        loss, m = feature_loss(ap_pred, features, original, lam)
+        return loss, m, ap_pred.mean()
 
     def evaluate(self, names: tuple[str, ...]) -> float:
         """mAP of the enhanced queries of ``names``, described by the tuned trunk."""
