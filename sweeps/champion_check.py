@@ -10,7 +10,8 @@ from its own metadata (``model_io``, written by ``promote``), and the probe foll
 - ``ClassScores``: a few crops → probabilities, the top class of each;
 - ``ScoreDistribution``: a few crops → distributions, the mean score of each;
 - ``Features``: random features → features;
-- ``Descriptors``: the photo and its σ-noisy version → two descriptors, their cosine.
+- ``Descriptors``: the photo and its σ-noisy version → two descriptors, their cosine; with a
+  scale s, the photo downscaled by s → one descriptor.
 
 The output's shape and dtype are checked against the declaration (and descriptors' unit norm). Prints one JSON line
 (``model_uri``, ``io``, ``shape``, ``dtype``, ``problems``, plus ``psnr_*`` etc. by kind) and
@@ -64,8 +65,8 @@ def probe(model, io, sigma: float) -> tuple[np.ndarray, np.ndarray, dict]:
     from trainables.model_io import ClassScores, Descriptors, Features, Images, ScoreDistribution
 
     photo = new_photo()
+    noisy = to_uint8(photo + np.random.default_rng(0).normal(0.0, sigma / 255.0, photo.shape))[None]
     if isinstance(io, Images) and io.pick_scale(None) == 1:
-        noisy = to_uint8(photo + np.random.default_rng(0).normal(0.0, sigma / 255.0, photo.shape))[None]
         out = model.predict(noisy)
         return noisy, out, {"sigma": sigma, "psnr_noisy": psnr(noisy[0], photo), "psnr_denoised": psnr(out[0], photo)}
     if isinstance(io, Images):
@@ -84,8 +85,11 @@ def probe(model, io, sigma: float) -> tuple[np.ndarray, np.ndarray, dict]:
         x = crops(photo)
         out = model.predict(x)
         return x, out, {"mean_scores": [round(float(m), 3) for m in out @ np.asarray(io.scores)]}
+    if isinstance(io, Descriptors) and io.scale > 1:
+        x = to_uint8(imresize(photo[None], 1.0 / io.scale))
+        return x, model.predict(x), {"scale": io.scale}
     if isinstance(io, Descriptors):
-        x = np.stack([to_uint8(photo), to_uint8(photo + np.random.default_rng(0).normal(0.0, sigma / 255.0, photo.shape))])
+        x = np.concatenate([to_uint8(photo)[None], noisy])
         out = model.predict(x)
         return x, out, {"sigma": sigma, "cosine_clean_noisy": round(float(out[0] @ out[1]), 4)}
     if isinstance(io, Features):

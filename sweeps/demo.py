@@ -31,6 +31,9 @@ def check_summary(seen: dict) -> str:
         return f"champion on {seen['shape'][0]} crops of a new photo: top classes {', '.join(seen['top_classes'])}"
     if kind == "score_distribution":
         return f"champion on {seen['shape'][0]} crops of a new photo: mean scores {seen['mean_scores']}"
+    if kind == "descriptors":
+        return f"champion on a new photo: unit descriptors {shape}" + (
+            f", cosine of the clean and the noisy photo's {seen['cosine_clean_noisy']}" if "cosine_clean_noisy" in seen else "")
     return f"champion on random features: output {shape} {seen['dtype']}"
 
 

@@ -5,12 +5,13 @@ into the architecture the scheme builds from its saved config (``config.json``),
 code is trusted and any image size works (unlike a torch.export graph with fixed shapes). What
 the model takes and returns is read from ``config.json``'s ``model_io`` (``trainables.model_io``):
 
-- images in (``Images``, ``ClassScores``, ``ScoreDistribution``): ``(N, H, W, 3)``, uint8 0–255
-  or float32 in [0, 1];
+- images in (``Images``, ``ClassScores``, ``ScoreDistribution``, ``Descriptors``): ``(N, H, W, 3)``,
+  uint8 0–255 or float32 in [0, 1];
 - images out: the input's dtype (uint8 rounded), ``s`` times the size; ``params={"scale": s}``
   picks one of several scales (default: the largest);
 - class scores, score distributions: float32 ``(N, K)`` probabilities;
-- features (``Features``): float32 ``(N, D)`` in, float32 ``(N, D)`` out.
+- features (``Features``): float32 ``(N, D)`` in, float32 ``(N, D)`` out;
+- descriptors (``Descriptors``): float32 ``(N, D)``, unit rows.
 
 ``mlflow.pyfunc.load_model(uri).predict`` enforces the signature (``sweeps.pyfunc_spec``):
 uint8 images or float32 features. Float32 images go through

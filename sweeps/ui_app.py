@@ -73,7 +73,7 @@ def create_app(tracking_uri: str, ui_url: str | None = None, allowed_hosts: list
     def defaults(model: str, version: str = "champion"):
         loaded = catalog.load(model, version)
         io = loaded.io
-        scales = list(getattr(io, "scales", [1])) if io.returns == "images" else [1]
+        scales = list(getattr(io, "scales", [1])) if io.returns == "images" else [getattr(io, "scale", 1)]
         degradation = default_degradation(loaded.scheme, loaded.config, scales[-1])
         return {"version": loaded.version, "scheme": loaded.scheme, "io": io.to_dict(), "scales": scales,
                 "takes_images": io.takes == "images",

@@ -12,8 +12,9 @@ contract tests. Five kinds, each a small frozen dataclass:
   softmax is applied here).
 - ``Features(dim, extractor)``: ``dim``-d feature vectors → ``dim``-d feature vectors (a feature
   generator sitting between a frozen ``extractor`` and a retrieval index).
-- ``Descriptors(dim, extractor)``: images → one L2-normalised ``dim``-d retrieval descriptor each
-  (a query-side extractor, ranked against a database described by ``extractor``).
+- ``Descriptors(dim, extractor, scale)``: images → one L2-normalised ``dim``-d retrieval
+  descriptor each (a query-side extractor, ranked against a database described by
+  ``extractor``; ``scale`` > 1: the query is that many times smaller, an SR enhancer in front).
 - ``ScoreDistribution(scores)``: images → a probability per score bin (a NIMA-style judge
   whose model returns the distribution itself).
 
@@ -146,12 +147,14 @@ class Features(ModelIO):
 class Descriptors(ModelIO):
     dim: int = 0
     extractor: str = ""  # what describes the database the descriptors are ranked against
+    scale: int = 1  # how many times smaller than the database's images the query is
     kind: ClassVar[str] = "descriptors"
     returns: ClassVar[str] = "features"
 
     def __post_init__(self):
-        if self.dim < 1 or not self.extractor:
-            raise ValueError(f"descriptors need a dimension and the database's extractor, got {self.dim}, {self.extractor!r}")
+        if self.dim < 1 or not self.extractor or int(self.scale) != self.scale or self.scale < 1:
+            raise ValueError(f"descriptors need a dimension, the database's extractor and a scale >= 1, "
+                             f"got {self.dim}, {self.extractor!r}, {self.scale}")
 
     def output_shape(self, input_shape, scale=None):
         return (input_shape[0], self.dim)

@@ -148,7 +148,9 @@ def test_champion_check_probes_by_the_declaration(name, served):
         assert all(min(io.scores) <= m <= max(io.scores) for m in seen["mean_scores"])
     elif io.kind == "features":
         assert seen["shape"] == [4, io.dim] and seen["dtype"] == "float32"
-    elif io.kind == "descriptors":  # unit norm is among the problems checked above
+    elif io.kind == "descriptors" and io.scale > 1:  # unit norm is among the problems checked above
+        assert seen["shape"] == [1, io.dim] and seen["scale"] == io.scale
+    elif io.kind == "descriptors":
         assert seen["shape"] == [2, io.dim] and seen["sigma"] == 30 and -1 <= seen["cosine_clean_noisy"] <= 1
     else:
         raise AssertionError(f"no probe expectation for {io.kind}")

@@ -25,4 +25,5 @@ def test_feature_adaptation_smoke_sweep_table_12_and_a_descriptor_champion(tmp_p
     promoted = tasksweep(tmp_path, "promote", "--experiment", "qair_features_sr_x4", "--tracking-uri", uri)
     assert "becomes champion" in promoted.stdout
     result = champion_check(tmp_path, uri, "qair_features_sr")
-    assert result["io"]["kind"] == "descriptors" and result["shape"] == [2, 128] and result["problems"] == []
+    assert result["io"]["kind"] == "descriptors" and result["io"]["scale"] == 4
+    assert result["shape"] == [1, 128] and result["problems"] == []  # one ÷4 photo in, a unit descriptor out

@@ -211,7 +211,6 @@ def test_cnn_backend_trains_a_descriptor_labels_and_judge_per_split():
     assert m["test_map_nn_s0"] != m["test_map_nn_s1"] and 0 <= m["test_map"] <= 1
 
 
-
 def test_cnn_retrieval_on_real_data_is_vgg19_for_every_split(tmp_path, monkeypatch):
     """§6.6 on ROxford/RParis: VGG-19 with local ImageNet weights, one AP label set for every split;
     a missing weights file is one line before any work."""
@@ -225,7 +224,9 @@ def test_cnn_retrieval_on_real_data_is_vgg19_for_every_split(tmp_path, monkeypat
     split = landmark_splits.Split(0, ("a",), ("b",), ("c",))
     assert st.labels_split(config, split) is None and st.labels_stage_name(config, split) == "labels"
     key = st.LABELS.full_key(config)
-    assert key["cnn"] == "vgg19" and key["weights"] == "vgg19-dcbb9e9d.pth" and "descriptor" not in key
+    assert key["cnn"] == "vgg19" and key["weights"] == "vgg19-dcbb9e9d.pth:0" and "descriptor" not in key
+    weights.write_bytes(b"other")  # another file of that name: not the same labels
+    assert st.LABELS.full_key(config) != key
 
 
 def test_the_joint_network_is_given_noisy_or_upsampled_small_images_at_even_odds():

@@ -22,6 +22,16 @@ from torch import nn
 from trainables.models.pooling import gem
 
 
+MAX_SIDE = 512  # CNN retrieval describes a whole image with its long side at most this (a real photo: 1024)
+
+
+def shrink_to(x: torch.Tensor, max_side: int = MAX_SIDE) -> torch.Tensor:
+    """(N, 3, H, W) images shrunk (bilinear, antialiased) so the long side is at most ``max_side``:
+    how CNN retrieval sees a whole image, in the labels, the ranking and the tuned model alike."""
+    scale = max_side / max(x.shape[-2:])
+    return F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False) if scale < 1 else x
+
+
 def grey(x: torch.Tensor) -> torch.Tensor:
     """Luminance in all three channels: the (N, 3, H, W) input a grey descriptor's trunk takes."""
     return x.mean(1, keepdim=True).expand(-1, 3, -1, -1)
@@ -74,15 +84,15 @@ class EnhancedQueryDescriptor(nn.Module):
 
     Feature adaptation (``qair_features``) fine-tunes ``conv`` for queries only: the database
     keeps the original conv map's descriptors, which is why Eq. 4 holds the map near the
-    original one. Unlike ``CnnBackend.describe``, nothing is resized first."""
+    original one. The enhanced image is shrunk as ``CnnBackend.describe`` shrinks it (``max_side``)."""
 
-    def __init__(self, enhancer: nn.Module, conv: nn.Module, gem_p: float = 3.0):
+    def __init__(self, enhancer: nn.Module, conv: nn.Module, gem_p: float = 3.0, max_side: int = MAX_SIDE):
         super().__init__()
-        self.enhancer, self.conv, self.gem_p = enhancer, conv, gem_p
+        self.enhancer, self.conv, self.gem_p, self.max_side = enhancer, conv, gem_p, max_side
 
     def conv_map(self, enhanced: torch.Tensor) -> torch.Tensor:
         """The conv map of an already enhanced image (what the feature QA net judges)."""
         return self.conv(enhanced)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(gem(self.conv_map(self.enhancer(x).clamp(0, 1)), self.gem_p), dim=1)
+        return F.normalize(gem(self.conv_map(shrink_to(self.enhancer(x).clamp(0, 1), self.max_side)), self.gem_p), dim=1)

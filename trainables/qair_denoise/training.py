@@ -32,7 +32,7 @@ from trainables.data.landmark_splits import Split, query_indices
 from trainables.qair_denoise.data import degrade, enhance, load_dataset, query_ap, random_patches, splits_of, uint8_chw
 from trainables.qair_denoise.stages import (LABELS, PRETRAIN, QAIR_HEAD, build_model, head_stage_name, input_file,
                                             input_kinds, labels_split, labels_stage_name, reference_query,
-                                            retrieval_backend)
+                                            retrieval_backends)
 
 
 def coupled_loss(ap_pred: torch.Tensor, output: torch.Tensor, clean: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,11 +133,7 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     """Fine-tune one enhancer per split; after each epoch report val/test metrics (means over splits)."""
     rset = load_dataset(config)
     splits = splits_of(config, rset)
-    backends = {}  # one per labels stage: SIFT/ORB's database features are loaded once for every split
-    for s in splits:
-        name = labels_stage_name(config, s)
-        if name not in backends:
-            backends[name] = retrieval_backend(config, rset, labels_split(config, s), device=device)
+    backends = retrieval_backends(config, rset, splits, device=device)
     runs = [SplitRun(config, rset, s, stages, backends[labels_stage_name(config, s)], device) for s in splits]
     baselines = baseline_metrics(config, rset, splits, [run.labels_dir for run in runs], [run.head_metrics for run in runs])
     # "the" model of the trial is the first split's; every split's state is kept to resume

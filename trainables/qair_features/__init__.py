@@ -18,12 +18,13 @@ from trainables.qair_features.training import build_model, feature_loss, prepare
 
 def _model_io(config: Config) -> Descriptors:
     enhancer = "DnCNN denoiser" if config.task == "denoise" else f"bicubic ×{config.scale} + DnCNN"
-    if config.dataset == embedded_landmarks.NAME:
+    scale = config.scale if config.task == "sr" else 1
+    if config.dataset == embedded_landmarks.NAME:  # 128, 512: the last conv widths of the two CNNs
         return Descriptors(128, f"tasksweep embedded landmark descriptor, untuned (GeM of its last conv map, L2-normalised; "
                                 f"a stand-in for VGG-19, trained on the training landmarks of split {config.splits[0]}); "
-                                f"this model's queries go through the {enhancer} and the tuned conv map")
+                                f"this model's queries go through the {enhancer} and the tuned conv map", scale)
     return Descriptors(512, f"VGG-19 with ImageNet weights, untuned (GeM of its last conv map, L2-normalised); this "
-                            f"model's queries go through the {enhancer} and the tuned conv map")
+                            f"model's queries go through the {enhancer} and the tuned conv map", scale)
 
 
 SCHEME = Scheme(

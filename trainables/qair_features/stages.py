@@ -13,7 +13,8 @@ import torch
 
 from trainables.data.landmark_splits import Split
 from trainables.models import QAIRHead
-from trainables.qair_denoise.stages import LABELS, labels_split, read_labels, reference_maes, retrieval_cnn
+from trainables.models.descriptor import shrink_to
+from trainables.qair_denoise.stages import LABELS, judge_metrics, labels_split, read_labels, retrieval_cnn
 from trainables.stages import Stage
 
 
@@ -26,12 +27,12 @@ def _fqa_key(config, split: Split) -> dict:
 def pooled_maps(conv, images: list[torch.Tensor], device) -> torch.Tensor:
     """Each uint8 (3, H, W) image's conv map, average-pooled to (N, C, 1, 1): what the feature QA
     net's first FC layer sees, so its 3000 steps need one pass of the CNN, not one per step."""
-    return torch.stack([conv(img[None].to(device).float().div(255)).mean(dim=(2, 3), keepdim=True)[0] for img in images])
+    return torch.stack([conv(shrink_to(img[None].to(device).float().div(255))).mean(dim=(2, 3), keepdim=True)[0]
+                        for img in images])
 
 
 def _build_fqa(out: Path, config, split: Split, *, device, progress) -> None:
-    """``fqa.pt`` and ``metrics.json``: image-level MAE on the test landmarks, beside the MAE of
-    judges that look at nothing (``reference_maes``)."""
+    """``fqa.pt`` and ``metrics.json``: image-level MAE on the test landmarks (``judge_metrics``)."""
     folder = LABELS.ensure(config, labels_split(config, split), device=device, progress=progress)
     conv = retrieval_cnn(config, labels_split(config, split), device=device, progress=progress)
     rows, images = read_labels(folder, split.train)
@@ -52,12 +53,7 @@ def _build_fqa(out: Path, config, split: Split, *, device, progress) -> None:
     with torch.no_grad():
         predicted = fqa(pooled_maps(conv, test_images, device)).cpu().numpy()
     errors = np.abs(predicted - np.array([r["ap"] for r in test_rows]))
-    enhanced = [e for e, r in zip(errors, test_rows) if r["version"].startswith("nn")]
-    metrics = {"mae": float(errors.mean()), "mae_denoised": float(np.mean(enhanced)), "last_train_loss": loss.item(),
-               **reference_maes(rows, test_rows)}
-    if progress:
-        progress(f"feature QA split {split.index}: test MAE {metrics['mae']:.3f} (enhanced only {metrics['mae_denoised']:.3f}; "
-                 f"constant {metrics['mae_constant']:.3f}, landmark oracle {metrics['mae_landmark_oracle']:.3f})")
+    metrics = judge_metrics("feature QA", split, errors, rows, test_rows, loss.item(), progress)
     torch.save(fqa.state_dict(), out / "fqa.pt")
     (out / "metrics.json").write_text(json.dumps(metrics))
 

@@ -31,13 +31,14 @@ from trainables.data.image_files import read_rgb
 from trainables.data.landmark_splits import Split, query_indices
 from trainables.loop import Trainees, run_epochs
 from trainables.models import DescriptorConvMap, EnhancedQueryDescriptor, LandmarkDescriptor, feature_extractor
+from trainables.models.descriptor import shrink_to
 from trainables.qair_denoise.data import load_dataset, query_ap, splits_of, uint8_chw
-from trainables.qair_denoise.stages import (LABELS, PRETRAIN, labels_split, labels_stage_name, retrieval_backend,
-                                            retrieval_cnn)
+from trainables.qair_denoise.stages import LABELS, PRETRAIN, labels_split, labels_stage_name, retrieval_backends
 from trainables.qair_denoise.stages import build_model as build_enhancer
 from trainables.qair_denoise.training import baseline_metrics
 from trainables.qair_features.config import Config
 from trainables.qair_features.stages import FEATURE_QA
+from trainables.retrieval import CnnBackend
 
 
 def feature_loss(ap_pred: torch.Tensor, features: torch.Tensor, original: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,13 +71,14 @@ def prepare(config: Config, device: torch.device, progress: Progress | None = No
 
 
 class FeatureRun:
-    """One split's fine-tuning: the query model (fixed enhancer + the trunk being tuned), the
-    original trunk, the frozen feature QA net, and the enhanced queries it trains and ranks."""
+    """One split's fine-tuning: the query model (fixed enhancer + the conv map being tuned), the
+    original conv map (``base``'s, frozen), the frozen feature QA net, and the enhanced queries it
+    trains and ranks. ``base`` is the split's CNN backend: its database stays as it is."""
 
-    def __init__(self, config: Config, rset, split: Split, stages: Stages, device: torch.device):
+    def __init__(self, config: Config, rset, split: Split, stages: Stages, base: CnnBackend, device: torch.device):
         self.split, self.device, self.rset = split, device, rset
         self.labels_dir = LABELS.load(stages[labels_stage_name(config, split)], config, device=device)
-        self.original = retrieval_cnn(config, labels_split(config, split), device=device)  # frozen
+        self.original = base.trunk
         enhancer = PRETRAIN.load(stages["pretrain"], config, device=device).eval().requires_grad_(False)
         self.model = EnhancedQueryDescriptor(enhancer, copy.deepcopy(self.original).requires_grad_(True))
         self.opt = torch.optim.SGD(self.model.conv.parameters(), lr=config.lr, momentum=config.momentum)
@@ -85,8 +87,7 @@ class FeatureRun:
         self.enhanced = {i: read_rgb(self.labels_dir / "images" / f"{rset.qimlist[i]}__nn.png")
                          for names in (split.train, split.val, split.test) for i in query_indices(rset, names)}
         self.train_images = [uint8_chw(self.enhanced[i]) for i in query_indices(rset, split.train)]  # whole, any size
-        # the database stays described by the original conv map; queries go through the tuned one
-        self.backend = retrieval_backend(config, rset, labels_split(config, split), device=device).with_trunk(self.model.conv)
+        self.backend = base.with_trunk(self.model.conv)  # queries through the tuned conv map
 
     def train_one_epoch(self, config: Config) -> dict[str, float]:
         # BN keeps the descriptor's statistics (eval mode): batches of a few queries would make them noisy,
@@ -95,24 +96,22 @@ class FeatureRun:
         sums = {"loss": 0.0, "feature_mse": 0.0, "ap_pred": 0.0}
         for _ in range(config.steps_per_epoch):
             picks = torch.randint(len(self.train_images), (config.batch_size,), generator=self.gen).tolist()
-            loss, m, ap_pred = (torch.stack(t).mean() for t in zip(*(self._terms(self.train_images[i], config.lam) for i in picks)))
             self.opt.zero_grad()
-            (loss / (1 + config.lam)).backward()  # Eq. 4 / (1 + λ): one lr range from λ → 0 to λ → ∞ (qair's Eq. 3 too)
+            # Queries differ in size on real data: a batch is the mean over whole images, each
+            # backpropagated on its own (the same gradient as one batch, one image's graph at a time).
+            for i in picks:
+                x = shrink_to(self.train_images[i][None].to(self.device).float().div(255))
+                with torch.no_grad():
+                    original = self.original(x)
+                features = self.model.conv_map(x)
+                ap_pred = self.fqa(features)
+                loss, m = feature_loss(ap_pred, features, original, config.lam)
+                # Eq. 4 / (1 + λ): one lr range from λ → 0 to λ → ∞ (as qair's Eq. 3)
+                (loss / (len(picks) * (1 + config.lam))).backward()
+                for k, v in (("loss", loss), ("feature_mse", m), ("ap_pred", ap_pred.mean())):
+                    sums[k] += v.item() / (len(picks) * config.steps_per_epoch)
             self.opt.step()
-            for k, v in (("loss", loss), ("feature_mse", m), ("ap_pred", ap_pred)):
-                sums[k] += v.item() / config.steps_per_epoch
         return sums
-
-    def _terms(self, image: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Eq. 4's loss, M and the predicted AP of one enhanced query (queries differ in size on
-        real data, so a batch is a mean over images, not one tensor)."""
-        x = image[None].to(self.device).float().div(255)
-        with torch.no_grad():
-            original = self.original(x)
-        features = self.model.conv_map(x)
-        ap_pred = self.fqa(features)
-        loss, m = feature_loss(ap_pred, features, original, lam)
-        return loss, m, ap_pred.mean()
 
     def evaluate(self, names: tuple[str, ...]) -> float:
         """mAP of the enhanced queries of ``names``, described by the tuned trunk."""
@@ -123,7 +122,8 @@ def train(config: Config, stages: Stages, device: torch.device, resume: dict | N
     """Tune one trunk per split; after each epoch report val/test mAP (means over splits)."""
     rset = load_dataset(config)
     splits = splits_of(config, rset)
-    runs = [FeatureRun(config, rset, s, stages, device) for s in splits]
+    backends = retrieval_backends(config, rset, splits, device=device)
+    runs = [FeatureRun(config, rset, s, stages, backends[labels_stage_name(config, s)], device) for s in splits]
     baselines = baseline_metrics(config, rset, splits, [r.labels_dir for r in runs], [r.fqa_metrics for r in runs], judge="fqa")
     trainees = Trainees(nets={f"s{r.split.index}": r.model for r in runs}, model=f"s{splits[0].index}",
                         optimizers={f"s{r.split.index}": r.opt for r in runs},

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainables.models.descriptor import MAX_SIDE, shrink_to
 from trainables.models.pooling import gem, mac
 
 
@@ -22,7 +23,7 @@ class CnnBackend:
 
     name = "cnn"
 
-    def __init__(self, trunk: nn.Module, pooling: str = "gem", gem_p: float = 3.0, max_side: int = 512, device: str = "cpu"):
+    def __init__(self, trunk: nn.Module, pooling: str = "gem", gem_p: float = 3.0, max_side: int = MAX_SIDE, device: str = "cpu"):
         if pooling not in ("gem", "mac"):
             raise ValueError(f"pooling must be 'gem' or 'mac', not {pooling!r}")
         self.trunk = trunk.eval().to(device)
@@ -38,10 +39,7 @@ class CnnBackend:
     @torch.no_grad()
     def describe(self, image_rgb: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(image_rgb).permute(2, 0, 1)[None].float().div(255).to(self.device)
-        scale = self.max_side / max(x.shape[-2:])
-        if scale < 1:
-            x = F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
-        fmap = self.trunk(x)
+        fmap = self.trunk(shrink_to(x, self.max_side))
         pooled = gem(fmap, self.gem_p) if self.pooling == "gem" else mac(fmap)
         return F.normalize(pooled, dim=1)[0].cpu().numpy()
 
