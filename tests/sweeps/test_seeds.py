@@ -10,6 +10,7 @@ from tests.sweeps.test_end_to_end import runs_of, tasksweep
 from trainables.errors import UserInputError
 
 QRNET = Path(__file__).resolve().parents[2] / "sweeps" / "qrnet.yaml"
+FEATURES = Path(__file__).resolve().parents[2] / "sweeps" / "qair_features.yaml"
 
 
 def test_summary_pairs_metrics_seed_by_seed():
@@ -63,26 +64,27 @@ def test_each_seed_is_its_own_sweep_with_data_and_sampler_seeded():
 def test_seeds_command_launches_each_seed_and_compares(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     # promote.where says what may be deployed; no trial satisfies it, and the comparison still reads them
-    args = ["seeds", str(QRNET), "--smoke", "--seeds", "0", "1", "--set", "num_samples=1", "--set", "promote.where=[test_acc_avg>2]",
-            "--compare", "test_acc_avg:test_acc_distorted_avg", "--tracking-uri", uri]
+    # (qair_features: the scheme whose smoke stages are cheapest to build for a new seed)
+    args = ["seeds", str(FEATURES), "--smoke", "--seeds", "0", "1", "--set", "num_samples=1", "--set", "promote.where=[test_map>2]",
+            "--compare", "test_map:test_map_nn", "--tracking-uri", uri]
     proc = tasksweep(tmp_path, *args)
-    assert "seed 1: sweep 'qrnet_digits_seed1' (2/2)" in proc.stderr
-    metrics = pd.read_csv(tmp_path / "reports" / "qrnet_digits_seeds" / "metrics.csv").set_index("metric")
+    assert "seed 1: sweep 'qair_features_sigma50_seed1' (2/2)" in proc.stderr
+    metrics = pd.read_csv(tmp_path / "reports" / "qair_features_sigma50_seeds" / "metrics.csv").set_index("metric")
     for seed in (0, 1):
-        client, parents, trials = runs_of(uri, f"qrnet_digits_seed{seed}")
+        client, parents, trials = runs_of(uri, f"qair_features_sigma50_seed{seed}")
         assert len(parents) == 1 and len(trials) == 1
         assert trials[0].data.params["seed"] == str(seed)  # the scheme's seed, not only Optuna's
-        assert metrics.loc["test_acc_avg", f"seed {seed}"] == pytest.approx(trials[0].data.metrics["test_acc_avg"], abs=1e-4)
-    comparisons = (tmp_path / "reports" / "qrnet_digits_seeds" / "comparisons.md").read_text()
-    assert "test_acc_avg" in comparisons and "/2 |" in comparisons
-    client, _, _ = runs_of(uri, "qrnet_digits_seed0")
-    (summary,) = client.search_runs([client.get_experiment_by_name("qrnet_digits_seeds").experiment_id])
-    assert summary.data.tags["best_run.seed1"] == runs_of(uri, "qrnet_digits_seed1")[2][0].info.run_id
+        assert metrics.loc["test_map", f"seed {seed}"] == pytest.approx(trials[0].data.metrics["test_map"], abs=1e-4)
+    comparisons = (tmp_path / "reports" / "qair_features_sigma50_seeds" / "comparisons.md").read_text()
+    assert "test_map" in comparisons and "/2 |" in comparisons
+    client, _, _ = runs_of(uri, "qair_features_sigma50_seed0")
+    (summary,) = client.search_runs([client.get_experiment_by_name("qair_features_sigma50_seeds").experiment_id])
+    assert summary.data.tags["best_run.seed1"] == runs_of(uri, "qair_features_sigma50_seed1")[2][0].info.run_id
     assert {a.path for a in client.list_artifacts(summary.info.run_id, "tables")} >= {"tables/comparisons.md", "tables/metrics.json"}
     again = tasksweep(tmp_path, *args, "--no-launch")  # reads MLflow only: no new sweep
-    assert "sweep 'qrnet_digits_seed" not in again.stderr
-    assert [len(runs_of(uri, f"qrnet_digits_seed{s}")[1]) for s in (0, 1)] == [1, 1]
-    bad = tasksweep(tmp_path, "seeds", str(QRNET), "--compare", "nocolon", "--tracking-uri", uri, check=False)
+    assert "sweep 'qair_features_sigma50_seed" not in again.stderr
+    assert [len(runs_of(uri, f"qair_features_sigma50_seed{s}")[1]) for s in (0, 1)] == [1, 1]
+    bad = tasksweep(tmp_path, "seeds", str(FEATURES), "--compare", "nocolon", "--tracking-uri", uri, check=False)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("tasksweep: error: --compare expects")
 
 
